@@ -1,0 +1,116 @@
+/**
+ * `kad join`.
+ *
+ * @module
+ */
+
+import { join, type JoinEvent, type JoinResult } from "../lib/node/join.ts";
+import type { SinkSpec } from "../lib/sink/sink.ts";
+import { hostPort, JOIN, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
+import { formatProgress, ProgressLine } from "./progress.ts";
+import { interruptSignal } from "./signals.ts";
+import { stderrOut, stdoutOut } from "./terminal.ts";
+
+/** The default control port. */
+export const DEFAULT_PORT = 9997;
+
+/** Runs `kad join`; returns the exit code. */
+export async function joinCommand(flags: ParsedFlags, positionals: string[]): Promise<number> {
+  if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`, "join");
+  const serverFlag = str(flags, "server");
+  if (serverFlag === undefined) throw new UsageError("Missing --server HOST[:PORT]", "join");
+  const sink = sinkSpec(flags);
+  const json = flags.json === true && sink.kind !== "stdout";
+  const err = stderrOut();
+  const out = stdoutOut();
+  const progress = new ProgressLine(err);
+  const interrupt = interruptSignal();
+  const name = str(flags, "name") ?? Deno.hostname();
+  const startedAt = performance.now();
+  let receiveStart = 0;
+  try {
+    const result = await join({
+      server: hostPort(serverFlag, DEFAULT_PORT, "join"),
+      name,
+      sink,
+      listen: hostPort(str(flags, "listen") ?? "0.0.0.0:0", 0, "join"),
+      advertise: str(flags, "advertise") ?? "",
+      timeoutMs: (seconds(flags, "timeout", "join") ?? 30) * 1000,
+      signal: interrupt.signal,
+      onEvent: (event) => {
+        if (json) out.write(JSON.stringify({ event: event.type, ...eventBody(event) }) + "\n");
+        if (event.type === "planned") receiveStart = performance.now();
+        if (event.type === "progress") {
+          progress.update(formatProgress({
+            bytes: event.bytes,
+            totalBytes: event.streamBytes,
+            seconds: (performance.now() - (receiveStart || startedAt)) / 1000,
+          }));
+          return;
+        }
+        const text = describe(event, name);
+        if (text) {
+          progress.clear();
+          err.write(text + "\n");
+        }
+      },
+    });
+    progress.clear();
+    return result.status === "ok" ? 0 : 1;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+function sinkSpec(flags: ParsedFlags): SinkSpec {
+  const given: SinkSpec[] = [];
+  const to = str(flags, "to");
+  const dd = str(flags, "dd");
+  const outFile = str(flags, "out");
+  const cmd = str(flags, "cmd");
+  if (to !== undefined) given.push({ kind: "dir", path: to });
+  if (dd !== undefined) given.push({ kind: "dd", path: dd });
+  if (outFile !== undefined) {
+    given.push(outFile === "-" ? { kind: "stdout" } : { kind: "file", path: outFile });
+  }
+  if (cmd !== undefined) given.push({ kind: "command", command: cmd });
+  if (flags.null === true) given.push({ kind: "null" });
+  if (given.length === 0) {
+    throw new UsageError("No sink: give one of --to DIR, --dd DEV, --out FILE, --cmd, --null", "join");
+  }
+  if (given.length > 1) throw new UsageError("Give only one of --to, --dd, --out, --cmd, --null", "join");
+  return given[0];
+}
+
+function eventBody(event: JoinEvent): Record<string, unknown> {
+  const { type: _type, ...body } = event;
+  return body;
+}
+
+function describe(event: JoinEvent, name: string): string {
+  switch (event.type) {
+    case "listening":
+      return "";
+    case "joined":
+      return `kad: ${name} joined (node #${event.joinIndex + 1}); waiting for the start`;
+    case "planned": {
+      const to = event.children.length ? event.children.join(", ") : "nobody (tail)";
+      return `kad: position ${
+        event.position + 1
+      } of ${event.nodeCount}: from ${event.upstream}, relaying to ${to}`;
+    }
+    case "progress":
+      return "";
+    case "done":
+      return describeResult(event.result);
+  }
+}
+
+function describeResult(result: JoinResult): string {
+  const rate = result.seconds > 0 ? result.bytes / result.seconds / 1e6 : 0;
+  if (result.status === "ok") {
+    return `kad: ${result.name}: ok, ${result.bytes} bytes verified in ${result.seconds.toFixed(1)} s ` +
+      `(${rate.toFixed(1)} MB/s)`;
+  }
+  return `kad: ${result.name}: failed ${result.error?.code}: ${result.error?.message}`;
+}

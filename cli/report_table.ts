@@ -1,0 +1,43 @@
+/**
+ * The report as a table for people.
+ *
+ * @module
+ */
+
+import { allOk, type DeploymentReport, nodeRate, summarize } from "../lib/report/report.ts";
+import { formatBytes } from "./progress.ts";
+import { paint } from "./terminal.ts";
+
+/** Renders the per-node table and a summary line. */
+export function renderReport(report: DeploymentReport, color: boolean): string {
+  const header = ["NODE", "ADDRESS", "POS", "STATUS", "CODE", "MB/s", "MESSAGE"];
+  const rows = report.nodes.map((n) => [
+    n.name,
+    n.address,
+    String(n.position),
+    n.status,
+    n.error?.code ?? "-",
+    nodeRate(n).toFixed(1),
+    n.error?.message ?? "",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i])).join("  ").trimEnd();
+  const body = rows.map((r) => {
+    const text = line(r);
+    return r[3] === "ok" ? text : paint(text, "red", color);
+  });
+  const { ok, failed } = summarize(report);
+  const verdict = allOk(report)
+    ? paint("all verified", "green", color)
+    : paint("NOT all verified", "red", color);
+  const rate = report.seconds > 0 ? report.bytes / report.seconds / 1e6 : 0;
+  const lines = [paint(line(header), "bold", color), ...body, ""];
+  if (report.error) lines.push(paint(`source: ${report.error.code}: ${report.error.message}`, "red", color));
+  lines.push(
+    `${report.nodes.length} node(s): ${ok} ok, ${failed} failed — ${verdict}. ` +
+      `${formatBytes(report.bytes)} in ${report.seconds.toFixed(1)} s (${rate.toFixed(1)} MB/s), ` +
+      `${report.algorithm} ${report.hash || "-"}`,
+  );
+  return lines.join("\n") + "\n";
+}

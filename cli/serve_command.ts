@@ -1,0 +1,158 @@
+/**
+ * `kad serve`.
+ *
+ * @module
+ */
+
+import { parseHashAlgorithm } from "../lib/integrity/stream_hash.ts";
+import { allOk, type DeploymentReport } from "../lib/report/report.ts";
+import { type ServeEvent, Server } from "../lib/server/serve.ts";
+import type { StartTrigger } from "../lib/server/start_trigger.ts";
+import type { SourceSpec } from "../lib/source/source.ts";
+import { type PlanOrder } from "../lib/topology/planner.ts";
+import { int, type ParsedFlags, seconds, SERVE, str, UsageError } from "./flags.ts";
+import { formatProgress, ProgressLine } from "./progress.ts";
+import { renderReport } from "./report_table.ts";
+import { interruptSignal } from "./signals.ts";
+import { stderrOut, stdoutOut, useColor } from "./terminal.ts";
+
+/** Runs `kad serve`; returns the exit code. */
+export async function serveCommand(flags: ParsedFlags, positionals: string[]): Promise<number> {
+  const source = sourceSpec(flags, positionals);
+  const clients = int(flags, "clients", "serve", 1, 100_000);
+  const waitSeconds = seconds(flags, "wait", "serve");
+  const order = str(flags, "order") ?? "join";
+  if (order !== "join" && order !== "name") {
+    throw new UsageError(`Option --order takes join or name`, "serve");
+  }
+  const stdinIsTty = Deno.stdin.isTerminal() && source.kind !== "stdin";
+  if (clients === undefined && waitSeconds === undefined && !stdinIsTty) {
+    throw new UsageError("Nothing would start the deployment: give --clients N or --wait S", "serve");
+  }
+  const json = flags.json === true;
+  const err = stderrOut();
+  const out = stdoutOut();
+  const progress = new ProgressLine(err);
+  const interrupt = interruptSignal();
+  const manual = stdinIsTty ? waitForEnter() : undefined;
+  const start: StartTrigger = { clients, waitSeconds, manual };
+  const timeout = seconds(flags, "timeout", "serve") ?? 30;
+  const server = new Server({
+    source,
+    listen: { host: str(flags, "listen") ?? "0.0.0.0", port: int(flags, "port", "serve", 0, 65535) ?? 9997 },
+    start,
+    fanout: int(flags, "fanout", "serve", 1, 8) ?? 1,
+    order: order as PlanOrder,
+    hash: parseHashAlgorithm(str(flags, "hash") ?? "xxh128"),
+    timeoutMs: timeout * 1000,
+    signal: interrupt.signal,
+    onEvent: (event) => {
+      if (json) out.write(JSON.stringify(jsonEvent(event)) + "\n");
+      const text = describe(event, stdinIsTty, start);
+      if (event.type === "progress") progress.update(text);
+      else if (text) {
+        progress.clear();
+        err.write(text + "\n");
+      }
+    },
+  });
+  try {
+    await server.listen();
+    const report = await server.run();
+    progress.clear();
+    const reportFile = str(flags, "report");
+    if (reportFile) await writeReport(reportFile, report);
+    if (!json) out.write(renderReport(report, useColor(out)));
+    return allOk(report) ? 0 : 1;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+function sourceSpec(flags: ParsedFlags, positionals: string[]): SourceSpec {
+  const image = str(flags, "image");
+  if (positionals.length > 1) throw new UsageError(`Too many arguments: ${positionals.join(" ")}`, "serve");
+  const [target] = positionals;
+  if (image !== undefined && target !== undefined) {
+    throw new UsageError("Give either DIR or --image FILE, not both", "serve");
+  }
+  if (image !== undefined) return { kind: "image", path: image };
+  if (target === "-") return { kind: "stdin" };
+  if (target === undefined) throw new UsageError("Nothing to serve: give DIR, --image FILE or -", "serve");
+  const excludes = flags.exclude;
+  return {
+    kind: "dir",
+    path: target,
+    excludes: Array.isArray(excludes) ? excludes : [],
+    defaultExcludes: flags["no-default-excludes"] !== true,
+  };
+}
+
+async function waitForEnter(): Promise<void> {
+  const buf = new Uint8Array(64);
+  for (;;) {
+    const n = await Deno.stdin.read(buf);
+    if (n === null || buf.subarray(0, n).includes(10)) return;
+  }
+}
+
+function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string {
+  switch (event.type) {
+    case "listening": {
+      const how = [
+        start.clients !== undefined ? `${start.clients} nodes` : "",
+        start.waitSeconds !== undefined ? `${start.waitSeconds} s without a new join` : "",
+        tty ? "Enter" : "",
+      ].filter((s) => s).join(", or ");
+      return `kad: listening on ${event.host}:${event.port}; starting on ${how}`;
+    }
+    case "joined":
+      return `kad: ${event.node.name} joined from ${event.node.address.host}:${event.node.address.port} ` +
+        `(${event.count} node${event.count === 1 ? "" : "s"})`;
+    case "left":
+      return `kad: ${event.name} left before the start (${event.count} nodes)`;
+    case "refused":
+      return `kad: refused ${event.name}: ${event.reason}`;
+    case "planned": {
+      const shape = event.plan.fanout === 1 ? "chain" : `${event.plan.fanout}-ary tree`;
+      return `kad: streaming to ${event.plan.nodes.length} node(s) as a ${shape}: ` +
+        event.plan.nodes.map((n) => n.name).join(event.plan.fanout === 1 ? " → " : ", ");
+    }
+    case "progress":
+      return formatProgress({
+        bytes: event.progress.bytes,
+        totalBytes: event.progress.totalBytes,
+        seconds: event.progress.seconds,
+        nodesDone: event.progress.nodesDone,
+        nodeCount: event.progress.nodeCount,
+      });
+    case "node-done":
+    case "done":
+      return "";
+  }
+}
+
+function jsonEvent(event: ServeEvent): Record<string, unknown> {
+  switch (event.type) {
+    case "listening":
+      return { event: "listening", host: event.host, port: event.port };
+    case "joined":
+      return { event: "joined", name: event.node.name, address: event.node.address, count: event.count };
+    case "left":
+      return { event: "left", name: event.name, count: event.count };
+    case "refused":
+      return { event: "refused", name: event.name, reason: event.reason };
+    case "planned":
+      return { event: "planned", fanout: event.plan.fanout, nodes: event.plan.nodes };
+    case "progress":
+      return { event: "progress", ...event.progress };
+    case "node-done":
+      return { event: "node-done", ...event.node };
+    case "done":
+      return { event: "done", report: event.report };
+  }
+}
+
+async function writeReport(path: string, report: DeploymentReport): Promise<void> {
+  await Deno.writeTextFile(path, JSON.stringify(report, null, 2) + "\n");
+}

@@ -1,0 +1,208 @@
+/**
+ * A TCP connection that speaks kad frames: header-then-payload reads with size limits and an
+ * idle timeout, serialized JSON writes, and raw writes for the data path.
+ *
+ * @module
+ */
+
+import { KadError, ProtocolError, TimeoutError } from "../errors.ts";
+import {
+  decodeHeader,
+  DEFAULT_LIMITS,
+  encodeJsonFrame,
+  FRAME_HEADER_BYTES,
+  type FrameHeader,
+  type FrameLimits,
+  FrameType,
+  type FrameTypeValue,
+} from "../protocol/frame.ts";
+import { decodeMessage, frameName, type Message } from "../protocol/messages.ts";
+
+/** Options of a {@link FrameConn}. */
+export interface FrameConnOptions {
+  /** Name of the peer, for error messages. */
+  peer: string;
+  /** A read that waits longer than this fails with a {@link TimeoutError}; 0 disables. */
+  idleTimeoutMs: number;
+  /** Frame size limits. */
+  limits?: FrameLimits;
+}
+
+/** The minimal byte-stream surface a {@link FrameConn} needs (a Deno.Conn satisfies it). */
+export interface ByteConn {
+  /** Reads into `p`, resolving to the count or null at end of stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes some bytes of `p`, resolving to the count written. */
+  write(p: Uint8Array): Promise<number>;
+  /** Closes the connection. */
+  close(): void;
+}
+
+/** Writes every byte of `bytes` to `conn`. */
+export async function writeAll(conn: Pick<ByteConn, "write">, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    done += await conn.write(done === 0 ? bytes : bytes.subarray(done));
+  }
+}
+
+/** The body type of the control message of frame type `T`. */
+export type MessageBody<T extends FrameTypeValue> = Extract<Message, { type: T }>["body"];
+
+/** A framed connection. */
+export class FrameConn {
+  /** The underlying connection. */
+  readonly conn: ByteConn;
+  /** The peer's name, for messages. */
+  peer: string;
+  readonly #header = new Uint8Array(FRAME_HEADER_BYTES);
+  readonly #limits: FrameLimits;
+  #idleTimeoutMs = 0;
+  #readingSince = 0;
+  #timedOut = false;
+  #closed = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #writeChain: Promise<void> = Promise.resolve();
+
+  /** Wraps `conn`. */
+  constructor(conn: ByteConn, options: FrameConnOptions) {
+    this.conn = conn;
+    this.peer = options.peer;
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
+    this.idleTimeoutMs = options.idleTimeoutMs;
+  }
+
+  /** The idle read timeout in milliseconds; 0 disables it. */
+  get idleTimeoutMs(): number {
+    return this.#idleTimeoutMs;
+  }
+
+  set idleTimeoutMs(ms: number) {
+    this.#idleTimeoutMs = ms;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (ms > 0 && !this.#closed) {
+      this.#timer = setInterval(() => this.#watch(), Math.max(50, Math.min(1000, ms / 4)));
+      Deno.unrefTimer(this.#timer);
+    }
+  }
+
+  /** True once {@link close} was called or the idle timeout fired. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #watch(): void {
+    if (this.#readingSince > 0 && performance.now() - this.#readingSince > this.#idleTimeoutMs) {
+      this.#timedOut = true;
+      this.close();
+    }
+  }
+
+  /** Reads exactly `target.length` bytes; returns false on a clean end of stream before the first byte. */
+  async readExactly(target: Uint8Array, eofAllowed: boolean): Promise<boolean> {
+    let got = 0;
+    while (got < target.length) {
+      let n: number | null;
+      this.#readingSince = performance.now();
+      try {
+        n = await this.conn.read(got === 0 ? target : target.subarray(got));
+      } catch (error) {
+        throw this.#readError(error);
+      } finally {
+        this.#readingSince = 0;
+      }
+      if (n === null) {
+        if (this.#timedOut) throw this.#timeout();
+        if (got === 0 && eofAllowed) return false;
+        throw new KadError("NRF", `Connection to ${this.peer} closed in the middle of a frame`);
+      }
+      got += n;
+    }
+    return true;
+  }
+
+  /** Reads the next frame header, or null at a clean end of stream. */
+  async readHeader(): Promise<FrameHeader | null> {
+    if (!await this.readExactly(this.#header, true)) return null;
+    return decodeHeader(this.#header, this.#limits);
+  }
+
+  /** Reads the next control message, or null at a clean end of stream. Rejects DATA frames. */
+  async readMessage(): Promise<Message | null> {
+    const header = await this.readHeader();
+    if (header === null) return null;
+    return await this.readMessageBody(header);
+  }
+
+  /** Reads and decodes the payload of a control frame whose header was already read. */
+  async readMessageBody(header: FrameHeader): Promise<Message> {
+    if (header.type === FrameType.DATA) {
+      throw new ProtocolError(`Unexpected DATA frame from ${this.peer} on a control connection`);
+    }
+    const payload = new Uint8Array(header.length);
+    await this.readExactly(payload, false);
+    return decodeMessage(header.type, payload);
+  }
+
+  /** Reads the next message and checks its type; end of stream is an error. */
+  async expect<T extends FrameTypeValue>(type: T): Promise<MessageBody<T>> {
+    const message = await this.readMessage();
+    if (message === null) {
+      throw new KadError("NRF", `${this.peer} closed the connection while kad waited for ${frameName(type)}`);
+    }
+    if (message.type === FrameType.ERROR || message.type === FrameType.ABORT) {
+      throw new KadError(message.body.code, message.body.message, { node: message.body.node });
+    }
+    if (message.type !== type) {
+      throw new ProtocolError(
+        `Expected ${frameName(type)} from ${this.peer}, got ${frameName(message.type)}`,
+      );
+    }
+    return message.body as MessageBody<T>;
+  }
+
+  /** Sends a JSON control frame; concurrent sends are serialized. */
+  send(type: FrameTypeValue, body: unknown, offset = 0): Promise<void> {
+    const frame = encodeJsonFrame(type, body, offset);
+    return this.writeSerialized(frame);
+  }
+
+  /** Writes raw bytes, ordered after every earlier serialized write. */
+  writeSerialized(bytes: Uint8Array): Promise<void> {
+    const next = this.#writeChain.then(() => writeAll(this.conn, bytes));
+    this.#writeChain = next.catch(() => {});
+    return next;
+  }
+
+  /** Writes raw bytes now (the data path; callers keep writes ordered themselves). */
+  writeRaw(bytes: Uint8Array): Promise<void> {
+    return writeAll(this.conn, bytes);
+  }
+
+  /** Closes the connection; safe to call twice. */
+  close(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // already closed by the peer
+    }
+  }
+
+  #timeout(): TimeoutError {
+    return new TimeoutError(`No data from ${this.peer} for ${this.#idleTimeoutMs / 1000} s`, {
+      node: this.peer,
+    });
+  }
+
+  #readError(error: unknown): Error {
+    if (this.#timedOut) return this.#timeout();
+    if (error instanceof KadError) return error;
+    const reason = error instanceof Error ? error.message : String(error);
+    return new KadError("NRF", `Reading from ${this.peer} failed: ${reason}`, { cause: error });
+  }
+}

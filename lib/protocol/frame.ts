@@ -1,0 +1,136 @@
+/**
+ * The kad frame: a fixed 16-byte header followed by a payload.
+ *
+ * ```
+ *  0      1      2             4                   8                                16
+ *  +------+------+-------------+-------------------+---------------------------------+
+ *  | 'K'  | type | flags (u16) | payload len (u32) | stream offset (u64)             |
+ *  +------+------+-------------+-------------------+---------------------------------+
+ * ```
+ * All integers are big-endian. See docs/protocol.md.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "../errors.ts";
+
+/** Version of the wire protocol spoken by this build. */
+export const PROTOCOL_VERSION = 1;
+
+/** First byte of every frame. */
+export const FRAME_MAGIC = 0x4b; // 'K'
+
+/** Size of the fixed frame header in bytes. */
+export const FRAME_HEADER_BYTES = 16;
+
+/** Largest control (JSON) payload accepted. */
+export const MAX_CONTROL_PAYLOAD = 64 * 1024;
+
+/** Largest data payload accepted. */
+export const MAX_DATA_PAYLOAD = 4 * 1024 * 1024;
+
+/** Frame types. Values 0x20–0x3f are reserved for authentication and repair. */
+export const FrameType = {
+  /** node → server: protocol version, name, data address. */
+  HELLO: 0x01,
+  /** server → node: the node is registered. */
+  ACCEPT: 0x02,
+  /** server → node: upstream, children, deployment id. */
+  PLAN: 0x03,
+  /** upstream → child, first frame of a data link. */
+  LINK: 0x04,
+  /** child → upstream: link accepted, with the offset the child holds. */
+  LINK_OK: 0x05,
+  /** upstream → child: a chunk of the stream at the header's offset. */
+  DATA: 0x06,
+  /** upstream → child: end of stream, total bytes and hash. */
+  END: 0x07,
+  /** node → server: the node's final report. */
+  REPORT: 0x08,
+  /** node → server: bytes received so far. */
+  PROGRESS: 0x09,
+  /** either way on the control connection: keepalive. */
+  PING: 0x0a,
+  /** either way: a refusal or failure, with code and message. */
+  ERROR: 0x0b,
+  /** server → node, or upstream → child: stop now. */
+  ABORT: 0x0c,
+} as const;
+
+/** One of the {@link FrameType} values. */
+export type FrameTypeValue = typeof FrameType[keyof typeof FrameType];
+
+const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
+
+/** A decoded frame header. */
+export interface FrameHeader {
+  /** The frame type. */
+  type: FrameTypeValue;
+  /** Flag bits; none are defined in version 1 and all must be zero. */
+  flags: number;
+  /** Payload length in bytes. */
+  length: number;
+  /** Stream offset (DATA: offset of the first payload byte; END: total bytes). */
+  offset: number;
+}
+
+/** Size limits applied when decoding headers. */
+export interface FrameLimits {
+  /** Largest control payload. */
+  maxControl: number;
+  /** Largest data payload. */
+  maxData: number;
+}
+
+/** The limits of this protocol version. */
+export const DEFAULT_LIMITS: FrameLimits = { maxControl: MAX_CONTROL_PAYLOAD, maxData: MAX_DATA_PAYLOAD };
+
+/** Writes a header into `target` (at least {@link FRAME_HEADER_BYTES} long) using `view` over the same bytes. */
+export function writeHeader(
+  view: DataView,
+  type: FrameTypeValue,
+  length: number,
+  offset: number,
+): void {
+  view.setUint8(0, FRAME_MAGIC);
+  view.setUint8(1, type);
+  view.setUint16(2, 0);
+  view.setUint32(4, length);
+  view.setBigUint64(8, BigInt(offset));
+}
+
+/** Decodes and validates a header; throws {@link ProtocolError} on anything malformed or oversized. */
+export function decodeHeader(bytes: Uint8Array, limits: FrameLimits = DEFAULT_LIMITS): FrameHeader {
+  if (bytes.length < FRAME_HEADER_BYTES) throw new ProtocolError("Truncated frame header");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, FRAME_HEADER_BYTES);
+  const magic = view.getUint8(0);
+  if (magic !== FRAME_MAGIC) {
+    throw new ProtocolError(`Peer does not speak the kad protocol: bad magic byte 0x${hex(magic)}`);
+  }
+  const type = view.getUint8(1);
+  if (!KNOWN_TYPES.has(type)) throw new ProtocolError(`Unknown frame type 0x${hex(type)}`);
+  const flags = view.getUint16(2);
+  if (flags !== 0) throw new ProtocolError(`Unsupported frame flags 0x${flags.toString(16)}`);
+  const length = view.getUint32(4);
+  const max = type === FrameType.DATA ? limits.maxData : limits.maxControl;
+  if (length > max) throw new ProtocolError(`Frame of ${length} bytes exceeds the limit of ${max}`);
+  const offset = view.getBigUint64(8);
+  if (offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError("Frame offset out of range");
+  return { type: type as FrameTypeValue, flags, length, offset: Number(offset) };
+}
+
+/** Encodes a whole frame with a JSON payload. */
+export function encodeJsonFrame(type: FrameTypeValue, body: unknown, offset = 0): Uint8Array {
+  const payload = new TextEncoder().encode(JSON.stringify(body));
+  if (payload.length > MAX_CONTROL_PAYLOAD) {
+    throw new ProtocolError(`Control message of ${payload.length} bytes exceeds the limit`);
+  }
+  const frame = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
+  writeHeader(new DataView(frame.buffer), type, payload.length, offset);
+  frame.set(payload, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+function hex(n: number): string {
+  return n.toString(16).padStart(2, "0");
+}

@@ -1,0 +1,323 @@
+/**
+ * Control messages (JSON payloads) of the kad protocol, with strict decoding: every field is
+ * checked for type and size, unknown message shapes are rejected.
+ *
+ * @module
+ */
+
+import { ERROR_CODES, type ErrorCode, ProtocolError } from "../errors.ts";
+import { FrameType, type FrameTypeValue } from "./frame.ts";
+
+/** A peer as named in a plan: where its data port listens. */
+export interface PeerAddress {
+  /** Node name, unique in a deployment. */
+  name: string;
+  /** Host name or address of its data listener. */
+  host: string;
+  /** TCP port of its data listener. */
+  port: number;
+}
+
+/** node → server. */
+export interface HelloMessage {
+  /** Protocol version the node speaks. */
+  version: number;
+  /** Node name (host name by default). */
+  name: string;
+  /** Host for the data listener; empty means "the address the server sees". */
+  dataHost: string;
+  /** Port of the node's data listener. */
+  dataPort: number;
+  /** Kind of local sink (informational). */
+  sink: string;
+  /** Optional protocol features the node supports (reserved: "auth", "resume"). */
+  features: string[];
+}
+
+/** server → node. */
+export interface AcceptMessage {
+  /** Identifier of this deployment. */
+  deployment: string;
+  /** Order of joining, from 0. */
+  joinIndex: number;
+}
+
+/** server → node: where the node sits in the topology. */
+export interface PlanMessage {
+  /** Identifier of this deployment. */
+  deployment: string;
+  /** Position of the node in the plan, from 0 (0 is fed by the server). */
+  position: number;
+  /** Number of nodes in the plan. */
+  nodeCount: number;
+  /** Name of the planned upstream ("server" for heads). */
+  upstream: string;
+  /** Children the node must feed, in order. */
+  children: PeerAddress[];
+  /** Stream hash algorithm. */
+  hashAlgorithm: string;
+  /** Size of the stream when known in advance (image sources), else null. */
+  streamBytes: number | null;
+}
+
+/** upstream → child: first frame of a data link. */
+export interface LinkMessage {
+  /** Identifier of the deployment. */
+  deployment: string;
+  /** Name of the sending (upstream) node, or "server". */
+  from: string;
+  /** Name of the node the sender believes it is talking to. */
+  to: string;
+}
+
+/** child → upstream: link accepted. */
+export interface LinkOkMessage {
+  /** Stream offset the child already holds; the upstream sends from there (0 in version 1). */
+  offset: number;
+}
+
+/** upstream → child: end of the stream. */
+export interface EndMessage {
+  /** Total bytes of the stream. */
+  bytes: number;
+  /** Hash of the whole stream, lowercase hex. */
+  hash: string;
+  /** Hash algorithm name. */
+  algorithm: string;
+}
+
+/** A failure as carried in reports and error messages. */
+export interface WireError {
+  /** Failure code. */
+  code: ErrorCode;
+  /** One-line message. */
+  message: string;
+}
+
+/** A problem a node saw on a link to one of its children. */
+export interface LinkProblem {
+  /** The child's name. */
+  to: string;
+  /** What went wrong. */
+  error: WireError;
+}
+
+/** node → server: the node's final word. */
+export interface ReportMessage {
+  /** "ok" only when bytes and hash matched and the sink succeeded. */
+  status: "ok" | "failed";
+  /** Why it failed, or null. */
+  error: WireError | null;
+  /** Bytes received. */
+  bytes: number;
+  /** Hash of what was received (empty if unknown). */
+  hash: string;
+  /** Seconds from first byte to the sink's exit. */
+  seconds: number;
+  /** Problems feeding children. */
+  links: LinkProblem[];
+}
+
+/** node → server: progress. */
+export interface ProgressMessage {
+  /** Bytes received so far. */
+  bytes: number;
+}
+
+/** Error or refusal. */
+export interface ErrorMessage extends WireError {
+  /** Node the error concerns. */
+  node?: string;
+}
+
+/** A decoded control message, tagged by frame type. */
+export type Message =
+  | { type: typeof FrameType.HELLO; body: HelloMessage }
+  | { type: typeof FrameType.ACCEPT; body: AcceptMessage }
+  | { type: typeof FrameType.PLAN; body: PlanMessage }
+  | { type: typeof FrameType.LINK; body: LinkMessage }
+  | { type: typeof FrameType.LINK_OK; body: LinkOkMessage }
+  | { type: typeof FrameType.END; body: EndMessage }
+  | { type: typeof FrameType.REPORT; body: ReportMessage }
+  | { type: typeof FrameType.PROGRESS; body: ProgressMessage }
+  | { type: typeof FrameType.PING; body: Record<string, never> }
+  | { type: typeof FrameType.ERROR; body: ErrorMessage }
+  | { type: typeof FrameType.ABORT; body: ErrorMessage };
+
+const MAX_NAME = 255;
+const MAX_TEXT = 4096;
+
+/** Decodes and validates the JSON payload of a control frame. */
+export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Message {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+  } catch {
+    throw new ProtocolError(`Malformed ${frameName(type)} message: not JSON`);
+  }
+  const o = new Fields(raw, frameName(type));
+  switch (type) {
+    case FrameType.HELLO:
+      return {
+        type,
+        body: {
+          version: o.int("version"),
+          name: o.name("name"),
+          dataHost: o.text("dataHost", MAX_NAME),
+          dataPort: o.port("dataPort"),
+          sink: o.text("sink", 64),
+          features: o.strings("features"),
+        },
+      };
+    case FrameType.ACCEPT:
+      return { type, body: { deployment: o.name("deployment"), joinIndex: o.int("joinIndex") } };
+    case FrameType.PLAN:
+      return {
+        type,
+        body: {
+          deployment: o.name("deployment"),
+          position: o.int("position"),
+          nodeCount: o.int("nodeCount"),
+          upstream: o.name("upstream"),
+          children: o.peers("children"),
+          hashAlgorithm: o.name("hashAlgorithm"),
+          streamBytes: o.intOrNull("streamBytes"),
+        },
+      };
+    case FrameType.LINK:
+      return { type, body: { deployment: o.name("deployment"), from: o.name("from"), to: o.name("to") } };
+    case FrameType.LINK_OK:
+      return { type, body: { offset: o.int("offset") } };
+    case FrameType.END:
+      return {
+        type,
+        body: { bytes: o.int("bytes"), hash: o.text("hash", 256), algorithm: o.name("algorithm") },
+      };
+    case FrameType.REPORT: {
+      const status = o.text("status", 16);
+      if (status !== "ok" && status !== "failed") o.fail("status");
+      return {
+        type,
+        body: {
+          status: status as "ok" | "failed",
+          error: o.errorOrNull("error"),
+          bytes: o.int("bytes"),
+          hash: o.text("hash", 256),
+          seconds: o.number("seconds"),
+          links: o.linkProblems("links"),
+        },
+      };
+    }
+    case FrameType.PROGRESS:
+      return { type, body: { bytes: o.int("bytes") } };
+    case FrameType.PING:
+      return { type, body: {} };
+    case FrameType.ERROR:
+    case FrameType.ABORT:
+      return { type, body: o.error() };
+    default:
+      throw new ProtocolError(`Unexpected ${frameName(type)} frame with a JSON payload`);
+  }
+}
+
+/** Human-readable name of a frame type. */
+export function frameName(type: number): string {
+  const entry = Object.entries(FrameType).find(([, v]) => v === type);
+  return entry ? entry[0] : `0x${type.toString(16)}`;
+}
+
+class Fields {
+  readonly #o: Record<string, unknown>;
+  readonly #what: string;
+
+  constructor(raw: unknown, what: string) {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      throw new ProtocolError(`Malformed ${what} message: not an object`);
+    }
+    this.#o = raw as Record<string, unknown>;
+    this.#what = what;
+  }
+
+  fail(key: string): never {
+    throw new ProtocolError(`Malformed ${this.#what} message: bad field "${key}"`);
+  }
+
+  text(key: string, max = MAX_TEXT, from = this.#o): string {
+    const v = from[key];
+    if (typeof v !== "string" || v.length > max) this.fail(key);
+    return v;
+  }
+
+  name(key: string, from = this.#o): string {
+    const v = this.text(key, MAX_NAME, from);
+    if (v.length === 0 || /[\u0000-\u001f\u007f]/.test(v)) this.fail(key);
+    return v;
+  }
+
+  number(key: string): number {
+    const v = this.#o[key];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) this.fail(key);
+    return v;
+  }
+
+  int(key: string, from = this.#o): number {
+    const v = from[key];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) this.fail(key);
+    return v;
+  }
+
+  intOrNull(key: string): number | null {
+    return this.#o[key] === null ? null : this.int(key);
+  }
+
+  port(key: string, from = this.#o): number {
+    const v = this.int(key, from);
+    if (v < 1 || v > 65535) this.fail(key);
+    return v;
+  }
+
+  strings(key: string): string[] {
+    const v = this.#o[key];
+    if (!Array.isArray(v) || v.length > 64) this.fail(key);
+    return v.map((_, i) => this.name(String(i), v as unknown as Record<string, unknown>));
+  }
+
+  peers(key: string): PeerAddress[] {
+    const v = this.#o[key];
+    if (!Array.isArray(v) || v.length > 64) this.fail(key);
+    return v.map((p) => {
+      if (typeof p !== "object" || p === null) this.fail(key);
+      const r = p as Record<string, unknown>;
+      return { name: this.name("name", r), host: this.name("host", r), port: this.port("port", r) };
+    });
+  }
+
+  error(from = this.#o): ErrorMessage {
+    const code = this.text("code", 16, from);
+    if (!(ERROR_CODES as readonly string[]).includes(code)) this.fail("code");
+    const out: ErrorMessage = { code: code as ErrorCode, message: this.text("message", MAX_TEXT, from) };
+    if (from.node !== undefined) out.node = this.name("node", from);
+    return out;
+  }
+
+  errorOrNull(key: string): WireError | null {
+    const v = this.#o[key];
+    if (v === null) return null;
+    if (typeof v !== "object" || Array.isArray(v)) this.fail(key);
+    const { code, message } = this.error(v as Record<string, unknown>);
+    return { code, message };
+  }
+
+  linkProblems(key: string): LinkProblem[] {
+    const v = this.#o[key];
+    if (!Array.isArray(v) || v.length > 64) this.fail(key);
+    return v.map((p) => {
+      if (typeof p !== "object" || p === null) this.fail(key);
+      const r = p as Record<string, unknown>;
+      const e = r.error;
+      if (typeof e !== "object" || e === null) this.fail(key);
+      const { code, message } = this.error(e as Record<string, unknown>);
+      return { to: this.name("to", r), error: { code, message } };
+    });
+  }
+}

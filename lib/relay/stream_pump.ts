@@ -1,0 +1,100 @@
+/**
+ * The two producers of a fan-out: the server's source pump (raw bytes → DATA frames) and a node's
+ * relay (DATA frames from the upstream → the same frames to children, payload to the sink). Both
+ * read straight into the ring's reused slots and hash the payload once.
+ *
+ * @module
+ */
+
+import { KadError, ProtocolError } from "../errors.ts";
+import type { StreamHasher } from "../integrity/stream_hash.ts";
+import type { FrameConn } from "../net/frame_conn.ts";
+import { FrameType, writeHeader } from "../protocol/frame.ts";
+import { type EndMessage, frameName } from "../protocol/messages.ts";
+import type { Source } from "../source/source.ts";
+import type { FanOut } from "./fan_out.ts";
+
+/** Bytes moved so far, readable while the pump runs. */
+export interface ByteCounter {
+  /** Bytes so far. */
+  bytes: number;
+}
+
+/** Streams `source` into `fanOut` as DATA frames; returns the total. Slots are filled before publishing. */
+export async function pumpSource(
+  source: Source,
+  fanOut: FanOut,
+  hasher: StreamHasher,
+  counter: ByteCounter,
+): Promise<number> {
+  let eof = false;
+  while (!eof) {
+    const slot = await fanOut.acquire();
+    const area = slot.payloadArea;
+    let filled = 0;
+    while (filled < area.length) {
+      const n = await source.read(filled === 0 ? area : area.subarray(filled));
+      if (n === null) {
+        eof = true;
+        break;
+      }
+      filled += n;
+    }
+    if (filled === 0) break;
+    slot.length = filled;
+    writeHeader(slot.header, FrameType.DATA, filled, counter.bytes);
+    hasher.update(filled === area.length ? area : area.subarray(0, filled));
+    counter.bytes += filled;
+    fanOut.publish(slot);
+  }
+  return counter.bytes;
+}
+
+/**
+ * Reads DATA frames from the upstream into the ring until END, which it returns. A frame larger
+ * than a slot is split; every frame's offset must continue the stream exactly.
+ */
+export async function relayFrames(
+  upstream: FrameConn,
+  fanOut: FanOut,
+  hasher: StreamHasher,
+  counter: ByteCounter,
+): Promise<EndMessage> {
+  for (;;) {
+    const header = await upstream.readHeader();
+    if (header === null) {
+      throw new KadError("NRF", `Upstream ${upstream.peer} closed the stream after ${counter.bytes} bytes`);
+    }
+    if (header.type === FrameType.DATA) {
+      if (header.offset !== counter.bytes) {
+        throw new ProtocolError(
+          `Upstream ${upstream.peer} sent offset ${header.offset}, expected ${counter.bytes}`,
+        );
+      }
+      let remaining = header.length;
+      while (remaining > 0) {
+        const slot = await fanOut.acquire();
+        const n = Math.min(remaining, slot.capacity);
+        const payload = slot.payloadArea.subarray(0, n);
+        await upstream.readExactly(payload, false);
+        slot.length = n;
+        writeHeader(slot.header, FrameType.DATA, n, counter.bytes);
+        hasher.update(payload);
+        counter.bytes += n;
+        remaining -= n;
+        fanOut.publish(slot);
+      }
+      continue;
+    }
+    const message = await upstream.readMessageBody(header);
+    switch (message.type) {
+      case FrameType.END:
+        return message.body;
+      case FrameType.ABORT:
+      case FrameType.ERROR:
+        throw new KadError(message.body.code, message.body.message, { node: message.body.node });
+      default:
+        throw new ProtocolError(`Unexpected ${frameName(message.type)} from upstream ${upstream.peer}`);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The deployment report: one verified verdict per node, written as JSON by `--report` and printed
+ * as a table by the CLI.
+ *
+ * @module
+ */
+
+import type { ErrorCode } from "../errors.ts";
+import type { ReportMessage, WireError } from "../protocol/messages.ts";
+
+/** One node's verdict. */
+export interface NodeResult {
+  /** Node name. */
+  name: string;
+  /** Data address "host:port". */
+  address: string;
+  /** Position in the plan. */
+  position: number;
+  /** Name of its upstream. */
+  upstream: string;
+  /** "ok" only for a verified, identical copy. */
+  status: "ok" | "failed";
+  /** Why it failed, or null. */
+  error: WireError | null;
+  /** Bytes the node received. */
+  bytes: number;
+  /** Hash of what it received. */
+  hash: string;
+  /** Seconds the node spent receiving and writing. */
+  seconds: number;
+}
+
+/** The whole run. */
+export interface DeploymentReport {
+  /** Report format version. */
+  version: 1;
+  /** Deployment identifier. */
+  deployment: string;
+  /** What was streamed. */
+  source: string;
+  /** Total bytes the source produced. */
+  bytes: number;
+  /** Hash of the stream. */
+  hash: string;
+  /** Hash algorithm. */
+  algorithm: string;
+  /** Fan-out of the topology (1 = chain). */
+  fanout: number;
+  /** Wall-clock seconds from start of streaming to the last report. */
+  seconds: number;
+  /** The source's failure, if it failed. */
+  error: WireError | null;
+  /** Per-node verdicts, by position. */
+  nodes: NodeResult[];
+}
+
+/** The source's final numbers, or its failure. */
+export interface SourceOutcome {
+  /** Bytes sent. */
+  bytes: number;
+  /** Hash of the bytes sent. */
+  hash: string;
+  /** Set when the source failed or the run was aborted. */
+  error: WireError | null;
+}
+
+/**
+ * Decides a node's verdict from its own report and the source's numbers. The server checks again
+ * what the node claims: a node is ok only if the source succeeded and its count and hash match.
+ */
+export function judgeNode(
+  report: ReportMessage | null,
+  source: SourceOutcome,
+  missing: WireError,
+): Pick<NodeResult, "status" | "error" | "bytes" | "hash" | "seconds"> {
+  if (report === null) return { status: "failed", error: missing, bytes: 0, hash: "", seconds: 0 };
+  const base = { bytes: report.bytes, hash: report.hash, seconds: report.seconds };
+  const fail = (code: ErrorCode, message: string) => ({
+    ...base,
+    status: "failed" as const,
+    error: { code, message },
+  });
+  if (report.status !== "ok") {
+    return {
+      ...base,
+      status: "failed",
+      error: report.error ?? { code: "NRF", message: "Node reported a failure" },
+    };
+  }
+  if (source.error) return fail(source.error.code, source.error.message);
+  if (report.bytes !== source.bytes) {
+    return fail("BBC", `Received ${report.bytes} bytes, the source sent ${source.bytes}`);
+  }
+  if (report.hash !== source.hash) {
+    return fail("HASH", "Hash of the received stream differs from the source's");
+  }
+  return { ...base, status: "ok", error: null };
+}
+
+/** Counts of ok and failed nodes. */
+export function summarize(report: DeploymentReport): { ok: number; failed: number } {
+  const ok = report.nodes.filter((n) => n.status === "ok").length;
+  return { ok, failed: report.nodes.length - ok };
+}
+
+/** True when the source succeeded and every node holds a verified copy. */
+export function allOk(report: DeploymentReport): boolean {
+  return report.error === null && report.nodes.length > 0 && report.nodes.every((n) => n.status === "ok");
+}
+
+/** Throughput of a node in MB/s (10^6 bytes), 0 when unknown. */
+export function nodeRate(node: NodeResult): number {
+  return node.seconds > 0 ? node.bytes / node.seconds / 1e6 : 0;
+}

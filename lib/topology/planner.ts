@@ -1,0 +1,102 @@
+/**
+ * The planner: turns the nodes that joined into a chain or a K-ary tree fed by the server.
+ *
+ * Positions are heap order: position `i` is fed by position `floor(i / K) - 1`, or by the server
+ * when that is negative. With K = 1 this is the chain server → 0 → 1 → … → N-1. The planner is
+ * pure, so re-planning around a failed node or moving a slow node to the tail is a new call.
+ *
+ * @module
+ */
+
+import { ConfigError } from "../errors.ts";
+
+/** Name of the server as an upstream in plans. */
+export const SERVER_NAME = "server";
+
+/** Largest supported fan-out. */
+export const MAX_FANOUT = 8;
+
+/** A node as known to the planner. */
+export interface PlanInput {
+  /** Unique name. */
+  name: string;
+  /** Order of joining, from 0. */
+  joinIndex: number;
+}
+
+/** How to order the nodes in the topology. */
+export type PlanOrder = "join" | "name";
+
+/** Planner options. */
+export interface PlanOptions {
+  /** Children per node: 1 for a chain, up to {@link MAX_FANOUT}. */
+  fanout: number;
+  /** Order of positions. */
+  order: PlanOrder;
+}
+
+/** One node's place in a plan. */
+export interface PlannedNode {
+  /** Node name. */
+  name: string;
+  /** Position from 0. */
+  position: number;
+  /** Name of its upstream, or {@link SERVER_NAME}. */
+  upstream: string;
+  /** Names of its children, in order. */
+  children: string[];
+}
+
+/** A complete topology. */
+export interface Plan {
+  /** Nodes by position. */
+  nodes: PlannedNode[];
+  /** Names of the nodes the server feeds. */
+  heads: string[];
+  /** The fan-out used. */
+  fanout: number;
+}
+
+/** Plans a chain (fanout 1) or a K-ary tree over `inputs`. */
+export function planTopology(inputs: readonly PlanInput[], options: PlanOptions): Plan {
+  const { fanout } = options;
+  if (!Number.isInteger(fanout) || fanout < 1 || fanout > MAX_FANOUT) {
+    throw new ConfigError(`Fan-out must be an integer from 1 to ${MAX_FANOUT}, got ${fanout}`);
+  }
+  const names = new Set(inputs.map((n) => n.name));
+  if (names.size !== inputs.length) throw new ConfigError("Node names in a plan must be unique");
+  const ordered = [...inputs].sort(
+    options.order === "name"
+      ? (a, b) => a.name.localeCompare(b.name, "en", { numeric: true })
+      : (a, b) => a.joinIndex - b.joinIndex,
+  );
+  const nodes: PlannedNode[] = ordered.map((n, position) => ({
+    name: n.name,
+    position,
+    upstream: SERVER_NAME,
+    children: [],
+  }));
+  const heads: string[] = [];
+  for (const node of nodes) {
+    const parent = Math.floor(node.position / fanout) - 1;
+    if (parent < 0) {
+      heads.push(node.name);
+    } else {
+      node.upstream = nodes[parent].name;
+      nodes[parent].children.push(node.name);
+    }
+  }
+  return { nodes, heads, fanout };
+}
+
+/** Depth of the deepest node (1 for the heads), 0 for an empty plan. */
+export function planDepth(plan: Plan): number {
+  const depth = new Map<string, number>();
+  let max = 0;
+  for (const node of plan.nodes) {
+    const d = node.upstream === SERVER_NAME ? 1 : depth.get(node.upstream)! + 1;
+    depth.set(node.name, d);
+    max = Math.max(max, d);
+  }
+  return max;
+}
