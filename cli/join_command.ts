@@ -6,7 +6,7 @@
 
 import { join, type JoinEvent, type JoinResult } from "../lib/node/join.ts";
 import type { SinkSpec } from "../lib/sink/sink.ts";
-import { hostPort, JOIN, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
+import { hostPort, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
 import { formatProgress, ProgressLine } from "./progress.ts";
 import { interruptSignal } from "./signals.ts";
 import { stderrOut, stdoutOut } from "./terminal.ts";

@@ -250,7 +250,7 @@ class Fields {
 
   name(key: string, from = this.#o): string {
     const v = this.text(key, MAX_NAME, from);
-    if (v.length === 0 || /[\u0000-\u001f\u007f]/.test(v)) this.fail(key);
+    if (v.length === 0 || hasControlCharacter(v)) this.fail(key);
     return v;
   }
 
@@ -320,4 +320,12 @@ class Fields {
       return { to: this.name("to", r), error: { code, message } };
     });
   }
+}
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }

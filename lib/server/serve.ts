@@ -431,9 +431,9 @@ export class Server {
     };
     const session = new NodeSession(node, control);
     this.#sessions.set(node.name, session);
-    await control.send(FrameType.ACCEPT, { deployment: this.#deployment, joinIndex: node.joinIndex });
     this.#options.onEvent?.({ type: "joined", node, count: this.#sessions.size });
     this.#joinedWake?.();
+    await control.send(FrameType.ACCEPT, { deployment: this.#deployment, joinIndex: node.joinIndex });
     await this.#listenTo(session);
   }
 

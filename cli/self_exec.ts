@@ -1,0 +1,27 @@
+/**
+ * How to start another kad process: the compiled binary runs itself; from source or from the
+ * bundle, the same deno runs the same entry module with kad's permissions.
+ *
+ * @module
+ */
+
+import { basename } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The permissions kad runs with (see the README's security section). */
+export const KAD_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-run",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+];
+
+/** The argv prefix that starts this kad: `[kad]` or `[deno, run, …permissions, entry]`. */
+export function selfCommand(): string[] {
+  const exec = Deno.execPath();
+  if (!/^deno(\.exe)?$/.test(basename(exec))) return [exec];
+  const entry = Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : Deno.mainModule;
+  return [exec, "run", "--quiet", ...KAD_PERMISSIONS, entry];
+}
