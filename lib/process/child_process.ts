@@ -105,7 +105,7 @@ export class ChildProcess {
     const how = status.signal !== null
       ? `was killed by ${status.signal}`
       : `exited with status ${status.code}`;
-    const said = this.stderr.lastLine();
+    const said = this.stderr.reason();
     throw new SubprocessError(
       this.spec.failureCode,
       `${this.spec.label} ${how}${said ? `: ${said}` : ""}`,

@@ -5,6 +5,8 @@
  * @module
  */
 
+const GENERIC_ENDINGS = /Exiting with failure status|Error is not recoverable: exiting now/;
+
 /** Keeps the last `limit` bytes written to it. */
 export class StderrTail {
   readonly #ring: Uint8Array;
@@ -19,7 +21,7 @@ export class StderrTail {
   push(bytes: Uint8Array): void {
     const size = this.#ring.length;
     const src = bytes.length > size ? bytes.subarray(bytes.length - size) : bytes;
-    let at = this.#written % size;
+    let at = (this.#written + bytes.length - src.length) % size;
     let from = 0;
     while (from < src.length) {
       const n = Math.min(src.length - from, size - at);
@@ -52,7 +54,19 @@ export class StderrTail {
 
   /** The last non-empty line, trimmed, or "". */
   lastLine(): string {
-    const lines = this.text().split("\n").map((l) => l.trim()).filter((l) => l !== "");
-    return lines.at(-1) ?? "";
+    return this.#lines().at(-1) ?? "";
+  }
+
+  /**
+   * The last line that says what went wrong: tools such as tar end with a generic line
+   * ("Exiting with failure status due to previous errors") after the real reason.
+   */
+  reason(): string {
+    const lines = this.#lines();
+    return lines.findLast((l) => !GENERIC_ENDINGS.test(l)) ?? lines.at(-1) ?? "";
+  }
+
+  #lines(): string[] {
+    return this.text().split("\n").map((l) => l.trim()).filter((l) => l !== "");
   }
 }

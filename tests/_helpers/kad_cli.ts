@@ -1,0 +1,199 @@
+/**
+ * Runs the real kad entry point as separate processes, from source and from the bundle that
+ * `deno compile` would embed, and drives whole deployments on loopback.
+ */
+
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import type { DeploymentReport } from "../../lib/report/report.ts";
+
+/** A way to start kad. */
+export interface KadVariant {
+  /** "source" or "bundle". */
+  name: string;
+  /** argv prefix. */
+  argv: string[];
+}
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const PERMISSIONS = [
+  "--allow-net",
+  "--allow-run",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+];
+
+/** kad from cli/main.ts, and from dist/kad.js when it was bundled (deno task test bundles first). */
+export function kadVariants(): KadVariant[] {
+  const variants = [{
+    name: "source",
+    argv: [Deno.execPath(), "run", "--quiet", ...PERMISSIONS, join(ROOT, "cli/main.ts")],
+  }];
+  const bundle = join(ROOT, "dist/kad.js");
+  try {
+    Deno.statSync(bundle);
+    variants.push({ name: "bundle", argv: [Deno.execPath(), "run", "--quiet", ...PERMISSIONS, bundle] });
+  } catch {
+    console.warn("tests: dist/kad.js not found, bundle variant skipped (run deno task bundle)");
+  }
+  return variants;
+}
+
+/** A running kad process with captured output. */
+export class KadProcess {
+  readonly child: Deno.ChildProcess;
+  readonly stdout: Promise<string>;
+  readonly stderr: Promise<string>;
+  #stdin: WritableStreamDefaultWriter<Uint8Array> | null;
+
+  constructor(
+    variant: KadVariant,
+    args: string[],
+    options: { stdin?: boolean; lines?: (line: string) => void } = {},
+  ) {
+    this.child = new Deno.Command(variant.argv[0], {
+      args: [...variant.argv.slice(1), ...args],
+      stdin: options.stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.#stdin = options.stdin ? this.child.stdin.getWriter() : null;
+    this.stdout = collect(this.child.stdout, options.lines);
+    this.stderr = collect(this.child.stderr);
+  }
+
+  /** Writes to stdin. */
+  async write(bytes: Uint8Array): Promise<void> {
+    await this.#stdin!.write(bytes);
+  }
+
+  /** Closes stdin. */
+  async closeStdin(): Promise<void> {
+    await this.#stdin?.close().catch(() => {});
+  }
+
+  /** Sends a signal. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // exited
+    }
+  }
+
+  /** Waits for exit and returns code and output. */
+  async result(): Promise<{ code: number; stdout: string; stderr: string }> {
+    const status = await this.child.status;
+    await this.closeStdin();
+    return { code: status.code, stdout: await this.stdout, stderr: await this.stderr };
+  }
+}
+
+async function collect(stream: ReadableStream<Uint8Array>, onLine?: (line: string) => void): Promise<string> {
+  let all = "";
+  let partial = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    all += text;
+    if (!onLine) continue;
+    partial += text;
+    let nl: number;
+    while ((nl = partial.indexOf("\n")) >= 0) {
+      onLine(partial.slice(0, nl));
+      partial = partial.slice(nl + 1);
+    }
+  }
+  return all;
+}
+
+/** A kad server started with --json on a free loopback port, with its events. */
+export class KadServer {
+  readonly process: KadProcess;
+  readonly port: Promise<number>;
+  readonly events: Record<string, unknown>[] = [];
+  #joinedWaiters: { count: number; resolve: () => void }[] = [];
+
+  constructor(variant: KadVariant, args: string[], options: { stdin?: boolean } = {}) {
+    let resolvePort!: (port: number) => void;
+    let rejectPort!: (error: Error) => void;
+    this.port = new Promise((resolve, reject) => {
+      resolvePort = resolve;
+      rejectPort = reject;
+    });
+    this.process = new KadProcess(variant, [
+      "serve",
+      ...args,
+      "--listen",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--json",
+    ], {
+      stdin: options.stdin,
+      lines: (line) => {
+        const event = JSON.parse(line);
+        this.events.push(event);
+        if (event.event === "listening") resolvePort(event.port);
+        const joined = this.events.filter((e) => e.event === "joined").length;
+        this.#joinedWaiters = this.#joinedWaiters.filter((w) => {
+          if (joined >= w.count) w.resolve();
+          return joined < w.count;
+        });
+      },
+    });
+    this.process.child.status.then(() => rejectPort(new Error("server exited before listening")));
+  }
+
+  /** Resolves when `count` nodes have joined. */
+  joined(count: number): Promise<void> {
+    return new Promise((resolve) => this.#joinedWaiters.push({ count, resolve }));
+  }
+
+  /** Exit code and the report from the "done" event. */
+  async result(): Promise<{ code: number; report: DeploymentReport | null; stderr: string }> {
+    const { code, stderr } = await this.process.result();
+    const done = this.events.find((e) => e.event === "done");
+    return { code, report: done ? done.report as DeploymentReport : null, stderr };
+  }
+}
+
+/** Starts `kad join` against a server on loopback. */
+export function startJoin(
+  variant: KadVariant,
+  port: number,
+  name: string,
+  sinkArgs: string[],
+  extra: string[] = [],
+) {
+  return new KadProcess(variant, [
+    "join",
+    "--server",
+    `127.0.0.1:${port}`,
+    "--name",
+    name,
+    "--listen",
+    "127.0.0.1:0",
+    "--timeout",
+    "20",
+    ...sinkArgs,
+    ...extra,
+  ]);
+}
+
+/** One deployment: a server and one join per sink, all waited for. */
+export async function deploy(
+  variant: KadVariant,
+  serveArgs: string[],
+  sinks: string[][],
+): Promise<{
+  server: { code: number; report: DeploymentReport | null; stderr: string };
+  nodes: { code: number; stdout: string; stderr: string }[];
+}> {
+  const server = new KadServer(variant, [...serveArgs, "--clients", String(sinks.length), "--timeout", "20"]);
+  const port = await server.port;
+  const joins = sinks.map((sink, i) => startJoin(variant, port, `node-${i + 1}`, sink));
+  const nodes = await Promise.all(joins.map((j) => j.result()));
+  return { server: await server.result(), nodes };
+}

@@ -1,0 +1,72 @@
+import { ProtocolError } from "../../lib/errors.ts";
+import { FrameType, type FrameTypeValue, PROTOCOL_VERSION } from "../../lib/protocol/frame.ts";
+import { decodeMessage } from "../../lib/protocol/messages.ts";
+import { assertEquals, assertThrows } from "../_helpers/assert.ts";
+
+const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+
+const SAMPLES: [FrameTypeValue, unknown][] = [
+  [FrameType.HELLO, {
+    version: PROTOCOL_VERSION,
+    name: "n1",
+    dataHost: "",
+    dataPort: 4000,
+    sink: "dir",
+    features: [],
+  }],
+  [FrameType.ACCEPT, { deployment: "d", joinIndex: 3 }],
+  [FrameType.PLAN, {
+    deployment: "d",
+    position: 1,
+    nodeCount: 3,
+    upstream: "n0",
+    children: [{ name: "n2", host: "10.0.0.2", port: 4000 }],
+    hashAlgorithm: "xxh128",
+    streamBytes: null,
+  }],
+  [FrameType.LINK, { deployment: "d", from: "server", to: "n0" }],
+  [FrameType.LINK_OK, { offset: 0 }],
+  [FrameType.END, { bytes: 10, hash: "ab", algorithm: "xxh128" }],
+  [FrameType.REPORT, {
+    status: "failed",
+    error: { code: "LWF", message: "tar -x exited with status 2" },
+    bytes: 10,
+    hash: "ab",
+    seconds: 1.5,
+    links: [{ to: "n2", error: { code: "NWF", message: "Broken pipe" } }],
+  }],
+  [FrameType.PROGRESS, { bytes: 1 }],
+  [FrameType.PING, {}],
+  [FrameType.ERROR, { code: "REFUSED", message: "late" }],
+  [FrameType.ABORT, { code: "LRF", message: "source failed", node: "server" }],
+];
+
+for (const [type, body] of SAMPLES) {
+  Deno.test(`messages: type 0x${type.toString(16)} round-trips through JSON`, () => {
+    assertEquals(decodeMessage(type, json(body)), { type, body });
+  });
+}
+
+Deno.test("messages: non-JSON, non-object and invalid UTF-8 payloads are rejected", () => {
+  assertThrows(() => decodeMessage(FrameType.PING, new TextEncoder().encode("{")), ProtocolError);
+  assertThrows(() => decodeMessage(FrameType.PING, json([1])), ProtocolError);
+  assertThrows(() => decodeMessage(FrameType.PING, new Uint8Array([0xff, 0xfe])), ProtocolError);
+});
+
+Deno.test("messages: wrong field types, bad ports, unknown codes and control characters are rejected", () => {
+  const hello = SAMPLES[0][1] as Record<string, unknown>;
+  assertThrows(() => decodeMessage(FrameType.HELLO, json({ ...hello, version: "1" })), /"version"/);
+  assertThrows(() => decodeMessage(FrameType.HELLO, json({ ...hello, dataPort: 70000 })), /"dataPort"/);
+  assertThrows(() => decodeMessage(FrameType.HELLO, json({ ...hello, name: "a\u0000b" })), /"name"/);
+  assertThrows(() => decodeMessage(FrameType.HELLO, json({ ...hello, name: "x".repeat(300) })), /"name"/);
+  assertThrows(() => decodeMessage(FrameType.ERROR, json({ code: "NOPE", message: "" })), /"code"/);
+  assertThrows(() => decodeMessage(FrameType.PROGRESS, json({ bytes: -1 })), /"bytes"/);
+  assertThrows(
+    () => decodeMessage(FrameType.REPORT, json({ ...SAMPLES[6][1] as object, status: "fine" })),
+    /"status"/,
+  );
+});
+
+Deno.test("messages: a JSON payload on a DATA frame type is rejected", () => {
+  assertThrows(() => decodeMessage(FrameType.DATA, json({})), ProtocolError);
+});
