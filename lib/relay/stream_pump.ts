@@ -20,12 +20,37 @@ export interface ByteCounter {
   bytes: number;
 }
 
-/** Streams `source` into `fanOut` as DATA frames; returns the total. Slots are filled before publishing. */
+/**
+ * Streams `source` into `fanOut` as DATA frames; returns the total. Slots are filled before
+ * publishing. An abort of `signal` ends a pending read at once (a stdin read cannot be cancelled).
+ */
 export async function pumpSource(
   source: Source,
   fanOut: FanOut,
   hasher: StreamHasher,
   counter: ByteCounter,
+  signal?: AbortSignal,
+): Promise<number> {
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new KadError("ABORT", "Deployment interrupted by the operator"));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    return await pumpUntilEnd(source, fanOut, hasher, counter, signal ? aborted : null);
+  } finally {
+    signal?.removeEventListener("abort", onAbort!);
+  }
+}
+
+async function pumpUntilEnd(
+  source: Source,
+  fanOut: FanOut,
+  hasher: StreamHasher,
+  counter: ByteCounter,
+  aborted: Promise<never> | null,
 ): Promise<number> {
   let eof = false;
   while (!eof) {
@@ -33,7 +58,8 @@ export async function pumpSource(
     const area = slot.payloadArea;
     let filled = 0;
     while (filled < area.length) {
-      const n = await source.read(filled === 0 ? area : area.subarray(filled));
+      const reading = source.read(filled === 0 ? area : area.subarray(filled));
+      const n = aborted ? await Promise.race([reading, aborted]) : await reading;
       if (n === null) {
         eof = true;
         break;

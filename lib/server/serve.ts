@@ -235,7 +235,7 @@ export class Server {
     options.signal?.addEventListener("abort", onAbort, { once: true });
     let error: WireError | null = null;
     try {
-      await pumpSource(source, fanOut, hasher, counter);
+      await pumpSource(source, fanOut, hasher, counter, options.signal);
       await source.finish();
       if (options.signal?.aborted) throw new KadError("ABORT", "Deployment interrupted by the operator");
     } catch (caught) {

@@ -1,0 +1,236 @@
+/**
+ * Bad input gets one clear line and a non-zero exit: never a stack trace, never a hang.
+ */
+
+import { join } from "node:path";
+import { encodeJsonFrame, FRAME_HEADER_BYTES, FrameType } from "../../lib/protocol/frame.ts";
+import { decodeHeader } from "../../lib/protocol/frame.ts";
+import { decodeMessage } from "../../lib/protocol/messages.ts";
+import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
+import { KadProcess, KadServer, kadVariants, startJoin } from "../_helpers/kad_cli.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
+
+const variant = kadVariants()[0];
+const NO_STACK = /^\s+at /m;
+
+async function run(args: string[]) {
+  return await new KadProcess(variant, args).result();
+}
+
+function assertOneLineError(r: { code: number; stderr: string }, code: number, pattern: RegExp) {
+  assertEquals(r.code, code, r.stderr);
+  assertMatch(r.stderr, pattern);
+  assert(!NO_STACK.test(r.stderr), `no stack trace expected:\n${r.stderr}`);
+}
+
+async function readFrame(conn: Deno.Conn) {
+  const header = new Uint8Array(FRAME_HEADER_BYTES);
+  let got = 0;
+  while (got < header.length) got += (await conn.read(header.subarray(got)))!;
+  const h = decodeHeader(header);
+  const payload = new Uint8Array(h.length);
+  got = 0;
+  while (got < payload.length) got += (await conn.read(payload.subarray(got)))!;
+  return decodeMessage(h.type, payload);
+}
+
+Deno.test("bad input: an unknown flag → usage error, exit 2", async () => {
+  assertOneLineError(
+    await run(["serve", "--bogus", "/tmp"]),
+    2,
+    /^kad: Unknown option '--bogus'\nUsage: kad serve/,
+  );
+});
+
+Deno.test("bad input: an unknown command → exit 2", async () => {
+  assertOneLineError(await run(["clone"]), 2, /^kad: Unknown command "clone"/);
+});
+
+Deno.test("bad input: join without a sink, or with two → exit 2", async () => {
+  assertOneLineError(await run(["join", "--server", "h"]), 2, /^kad: No sink: give one of --to DIR/);
+  assertOneLineError(await run(["join", "--server", "h", "--null", "--to", "/tmp"]), 2, /Give only one of/);
+});
+
+Deno.test("bad input: serve with nothing to start it (no TTY) → exit 2", async () => {
+  assertOneLineError(
+    await run(["serve", "/tmp"]),
+    2,
+    /Nothing would start the deployment: give --clients N or --wait S/,
+  );
+});
+
+Deno.test("bad input: a missing source directory or target directory → exit 2", async () => {
+  assertOneLineError(
+    await run(["serve", "/nonexistent-kad", "--clients", "1"]),
+    2,
+    /^kad: Source directory "\/nonexistent-kad" does not exist\n$/,
+  );
+  assertOneLineError(
+    await run(["join", "--server", "127.0.0.1", "--to", "/nonexistent-kad"]),
+    2,
+    /^kad: Target directory "\/nonexistent-kad" does not exist\n$/,
+  );
+});
+
+Deno.test("bad input: bad numbers → exit 2", async () => {
+  assertOneLineError(await run(["serve", "/tmp", "--clients", "x"]), 2, /--clients takes a whole number/);
+  assertOneLineError(
+    await run(["serve", "/tmp", "--clients", "2", "--fanout", "9"]),
+    2,
+    /--fanout takes a whole number from 1 to 8/,
+  );
+});
+
+Deno.test("bad input: unreachable server → NNF, exit 1", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  assertOneLineError(
+    await run(["join", "--server", `127.0.0.1:${port}`, "--null"]),
+    1,
+    /^kad: NNF: Cannot connect to server 127\.0\.0\.1:\d+ at 127\.0\.0\.1:\d+: Connection refused/,
+  );
+});
+
+Deno.test("bad input: control port in use → exit 2", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  assertOneLineError(
+    await run(["serve", "/tmp", "--clients", "1", "--listen", "127.0.0.1", "--port", String(port)]),
+    2,
+    /^kad: Cannot listen for nodes on 127\.0\.0\.1:\d+: address already in use\n$/,
+  );
+});
+
+Deno.test("bad input: a server that speaks garbage → PROTO, exit 1", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const serving = (async () => {
+    const conn = await listener.accept();
+    await conn.write(new TextEncoder().encode("SSH-2.0-OpenSSH_9.2\r\n and more bytes"));
+    await new Promise((r) => setTimeout(r, 500));
+    conn.close();
+  })();
+  assertOneLineError(
+    await run(["join", "--server", `127.0.0.1:${port}`, "--null"]),
+    1,
+    /^kad: PROTO: Peer does not speak the kad protocol: bad magic byte 0x53\n$/,
+  );
+  await serving;
+});
+
+Deno.test("bad input: a silent server → TIMEOUT after --timeout, exit 1", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const accepted = listener.accept();
+  const started = performance.now();
+  const r = await run(["join", "--server", `127.0.0.1:${port}`, "--null", "--timeout", "1"]);
+  (await accepted).close();
+  assertOneLineError(r, 1, /^kad: TIMEOUT: No data from server 127\.0\.0\.1:\d+ for 1 s\n$/);
+  assert(performance.now() - started < 10_000);
+});
+
+Deno.test("bad input: a node of another protocol version is refused; garbage peers do not disturb the server", async () => {
+  await using dir = await tempDir();
+  const image = join(dir.path, "img");
+  await Deno.writeFile(image, new Uint8Array(1000).fill(7));
+  const server = new KadServer(variant, ["--image", image, "--clients", "1", "--timeout", "10"]);
+  const port = await server.port;
+  const garbage = await Deno.connect({ hostname: "127.0.0.1", port });
+  await garbage.write(new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"));
+  const old = await Deno.connect({ hostname: "127.0.0.1", port });
+  await old.write(encodeJsonFrame(FrameType.HELLO, {
+    version: 99,
+    name: "future",
+    dataHost: "",
+    dataPort: 9,
+    sink: "null",
+    features: [],
+  }));
+  const answer = await readFrame(old);
+  assertEquals(answer.type, FrameType.ERROR);
+  assertMatch(
+    (answer.body as { message: string }).message,
+    /Protocol version 99 is not supported: this server speaks version 1/,
+  );
+  old.close();
+  garbage.close();
+  const node = await startJoin(variant, port, "real", ["--null"]).result();
+  assertEquals(node.code, 0, node.stderr);
+  assertEquals((await server.result()).code, 0);
+});
+
+Deno.test("interrupts: server killed mid-stream → every node exits non-zero, promptly", async () => {
+  await using dir = await tempDir();
+  const out = join(dir.path, "out.img");
+  const server = new KadServer(variant, ["-", "--clients", "2", "--timeout", "5"], { stdin: true });
+  const port = await server.port;
+  const a = startJoin(variant, port, "a", ["--out", out], ["--timeout", "5"]);
+  const b = startJoin(variant, port, "b", ["--null"], ["--timeout", "5"]);
+  await server.joined(2);
+  await server.process.write(new Uint8Array(1 << 20));
+  await new Promise((r) => setTimeout(r, 300));
+  const killedAt = performance.now();
+  server.process.kill("SIGKILL");
+  const [ra, rb] = await Promise.all([a.result(), b.result()]);
+  assertEquals(ra.code, 1, ra.stderr);
+  assertEquals(rb.code, 1, rb.stderr);
+  assertMatch(ra.stderr, /failed (NRF|TIMEOUT)/);
+  assert(performance.now() - killedAt < 10_000);
+  const left = [...Deno.readDirSync(dir.path)].map((e) => e.name);
+  assertEquals(left, [], "no partial or final output file is left behind");
+  await server.result();
+});
+
+Deno.test("interrupts: SIGINT on the server → nodes fail ABORT, server exits 1", async () => {
+  const server = new KadServer(variant, ["-", "--clients", "2", "--timeout", "5"], { stdin: true });
+  const port = await server.port;
+  const a = startJoin(variant, port, "a", ["--null"]);
+  const b = startJoin(variant, port, "b", ["--null"]);
+  await server.joined(2);
+  await server.process.write(new Uint8Array(1 << 20));
+  await new Promise((r) => setTimeout(r, 300));
+  server.process.kill("SIGINT");
+  const [ra, rb] = await Promise.all([a.result(), b.result()]);
+  const { code, report } = await server.result();
+  assertEquals(code, 1);
+  for (const r of [ra, rb]) {
+    assertEquals(r.code, 1);
+    assertMatch(r.stderr, /failed ABORT/);
+  }
+  assert(report!.nodes.every((n) => n.status === "failed"));
+});
+
+Deno.test("interrupts: SIGINT on a middle node → its tar is stopped, it and the node behind fail, the head is ok", async () => {
+  await using dir = await tempDir();
+  const targets = [join(dir.path, "t1"), join(dir.path, "t2")];
+  for (const t of targets) await Deno.mkdir(t);
+  const server = new KadServer(variant, ["-", "--clients", "3", "--timeout", "10"], { stdin: true });
+  const port = await server.port;
+  const head = startJoin(variant, port, "head", ["--null"]);
+  await server.joined(1);
+  const middle = startJoin(variant, port, "middle", ["--to", targets[0]]);
+  await server.joined(2);
+  const tail = startJoin(variant, port, "tail", ["--to", targets[1]]);
+  await server.joined(3);
+  const tar =
+    (await new Deno.Command("tar", { args: ["-C", "/usr", "-c", "share/doc"], stdout: "piped" }).output())
+      .stdout;
+  await server.process.write(tar.subarray(0, tar.length >> 1));
+  await new Promise((r) => setTimeout(r, 500));
+  middle.kill("SIGINT");
+  const rm = await middle.result();
+  await server.process.write(tar.subarray(tar.length >> 1));
+  await server.process.closeStdin();
+  const [rh, rt] = await Promise.all([head.result(), tail.result()]);
+  const { report } = await server.result();
+  assertEquals(rm.code, 1);
+  assertEquals(rh.code, 0, rh.stderr);
+  assertEquals(rt.code, 1);
+  const byName = Object.fromEntries(report!.nodes.map((n) => [n.name, n]));
+  assertEquals(byName.head.status, "ok");
+  assertEquals(byName.middle.error?.code, "ABORT");
+  assert(byName.tail.status === "failed");
+  const tars = new Deno.Command("pgrep", { args: ["-f", `tar -x -f - -C ${targets[0]}`] }).outputSync();
+  assertEquals(new TextDecoder().decode(tars.stdout).trim(), "", "the middle node's tar is gone");
+});
