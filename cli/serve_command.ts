@@ -10,7 +10,7 @@ import { type ServeEvent, Server } from "../lib/server/serve.ts";
 import type { StartTrigger } from "../lib/server/start_trigger.ts";
 import type { SourceSpec } from "../lib/source/source.ts";
 import type { PlanOrder } from "../lib/topology/planner.ts";
-import { int, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
+import { byteSize, int, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
 import { formatProgress, ProgressLine } from "./progress.ts";
 import { renderReport } from "./report_table.ts";
 import { interruptSignal } from "./signals.ts";
@@ -71,12 +71,14 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
 
 function sourceSpec(flags: ParsedFlags, positionals: string[]): SourceSpec {
   const image = str(flags, "image");
+  const bench = str(flags, "bench");
   if (positionals.length > 1) throw new UsageError(`Too many arguments: ${positionals.join(" ")}`, "serve");
   const [target] = positionals;
-  if (image !== undefined && target !== undefined) {
-    throw new UsageError("Give either DIR or --image FILE, not both", "serve");
+  if ([image, bench, target].filter((v) => v !== undefined).length > 1) {
+    throw new UsageError("Give only one source: DIR, --image FILE, --bench SIZE or -", "serve");
   }
   if (image !== undefined) return { kind: "image", path: image };
+  if (bench !== undefined) return { kind: "generated", bytes: byteSize(bench, "bench", "serve") };
   if (target === "-") return { kind: "stdin" };
   if (target === undefined) throw new UsageError("Nothing to serve: give DIR, --image FILE or -", "serve");
   const excludes = flags.exclude;

@@ -5,6 +5,7 @@
  */
 
 import { ImageSource, StdinSource } from "./raw_source.ts";
+import { GeneratedSource } from "./generated_source.ts";
 import type { Source, SourceSpec } from "./source.ts";
 import { TarSource } from "./tar_source.ts";
 
@@ -17,6 +18,8 @@ export async function openSource(spec: SourceSpec): Promise<Source> {
       return await ImageSource.open(spec.path);
     case "stdin":
       return new StdinSource();
+    case "generated":
+      return new GeneratedSource(spec.bytes);
   }
 }
 

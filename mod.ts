@@ -1,0 +1,119 @@
+/**
+ * kad: clone one machine onto hundreds at the speed of one.
+ *
+ * The source streams once into a TCP chain (or tree) of nodes; every node writes the stream to a
+ * local sink (tar -x, dd, a file, a command) while forwarding it to the next. This module is the
+ * engine behind the `kad` command, usable as a library:
+ *
+ * ```ts ignore
+ * import { join, Server } from "./mod.ts";
+ *
+ * const server = new Server({
+ *   source: { kind: "dir", path: "/srv/golden", excludes: [], defaultExcludes: true },
+ *   listen: { host: "0.0.0.0", port: 9997 },
+ *   start: { clients: 8 },
+ *   fanout: 1,
+ *   order: "join",
+ *   hash: "xxh128",
+ *   timeoutMs: 30_000,
+ * });
+ * await server.listen();
+ * const report = await server.run();
+ * ```
+ *
+ * @module
+ */
+
+export {
+  ConfigError,
+  describeError,
+  ERROR_CODES,
+  type ErrorCode,
+  KadError,
+  type KadErrorOptions,
+  ProtocolError,
+  SubprocessError,
+  TimeoutError,
+} from "./lib/errors.ts";
+export {
+  type JoinedNode,
+  type ServeEvent,
+  type ServeOptions,
+  type ServeProgress,
+  Server,
+} from "./lib/server/serve.ts";
+export type { StartTrigger } from "./lib/server/start_trigger.ts";
+export { join, type JoinEvent, type JoinOptions, type JoinResult } from "./lib/node/join.ts";
+export {
+  MAX_FANOUT,
+  type Plan,
+  planDepth,
+  type PlanInput,
+  type PlannedNode,
+  type PlanOptions,
+  type PlanOrder,
+  planTopology,
+  SERVER_NAME,
+} from "./lib/topology/planner.ts";
+export {
+  DEFAULT_SLOT_BYTES,
+  DEFAULT_SLOTS,
+  FanOut,
+  type FanOutOptions,
+  type FanOutput,
+  type OutputView,
+  Slot,
+} from "./lib/relay/fan_out.ts";
+export {
+  allOk,
+  type DeploymentReport,
+  judgeNode,
+  nodeRate,
+  type NodeResult,
+  type SourceOutcome,
+  summarize,
+} from "./lib/report/report.ts";
+export { describeSink, type Sink, type SinkSpec } from "./lib/sink/sink.ts";
+export { openSink, validateSink } from "./lib/sink/open_sink.ts";
+export { DEFAULT_EXCLUDES, type Source, type SourceSpec } from "./lib/source/source.ts";
+export { openSource, validateSource } from "./lib/source/open_source.ts";
+export {
+  createStreamHasher,
+  HASH_ALGORITHMS,
+  type HashAlgorithm,
+  parseHashAlgorithm,
+  type StreamHasher,
+} from "./lib/integrity/stream_hash.ts";
+export {
+  decodeHeader,
+  DEFAULT_LIMITS,
+  encodeJsonFrame,
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  type FrameHeader,
+  type FrameLimits,
+  FrameType,
+  type FrameTypeValue,
+  MAX_CONTROL_PAYLOAD,
+  MAX_DATA_PAYLOAD,
+  PROTOCOL_VERSION,
+  writeHeader,
+} from "./lib/protocol/frame.ts";
+export type {
+  AcceptMessage,
+  EndMessage,
+  ErrorMessage,
+  HelloMessage,
+  LinkMessage,
+  LinkOkMessage,
+  LinkProblem,
+  Message,
+  PeerAddress,
+  PlanMessage,
+  ProgressMessage,
+  ReportMessage,
+  WireError,
+} from "./lib/protocol/messages.ts";
+export { decodeMessage, frameName } from "./lib/protocol/messages.ts";
+export { type CompareOptions, compareTrees, type TreeDifference } from "./lib/verify/tree_compare.ts";
+export { buildSampleTree, type SampleTreeOptions } from "./lib/verify/sample_tree.ts";
