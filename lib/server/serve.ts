@@ -16,6 +16,7 @@ import { DEFAULT_SLOT_BYTES, DEFAULT_SLOTS, FanOut } from "../relay/fan_out.ts";
 import { type ByteCounter, pumpSource } from "../relay/stream_pump.ts";
 import { type DeploymentReport, judgeNode, type NodeResult, type SourceOutcome } from "../report/report.ts";
 import { openSource, validateSource } from "../source/open_source.ts";
+import { FailedSource } from "../source/failed_source.ts";
 import type { Source, SourceSpec } from "../source/source.ts";
 import { type Plan, type PlanOrder, planTopology, SERVER_NAME } from "../topology/planner.ts";
 import { withDeadline } from "../time/deadline.ts";
@@ -177,7 +178,9 @@ export class Server {
     );
     this.#plan = plan;
     options.onEvent?.({ type: "planned", plan });
-    const source = await openSource(options.source);
+    const source = await openSource(options.source).catch((error) =>
+      new FailedSource(options.source.kind, error)
+    );
     for (const session of this.#sessions.values()) session.control.idleTimeoutMs = options.timeoutMs;
     await Promise.all(plan.nodes.map((planned) => {
       const session = this.#sessions.get(planned.name)!;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { buildSampleTree } from "../../lib/verify/sample_tree.ts";
 import { compareTrees } from "../../lib/verify/tree_compare.ts";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
-import { deploy, KadServer, kadVariants, startJoin } from "../_helpers/kad_cli.ts";
+import { deploy, KadProcess, KadServer, kadVariants, startJoin } from "../_helpers/kad_cli.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 async function smallTree(root: string): Promise<void> {
@@ -182,5 +182,47 @@ for (const variant of kadVariants()) {
     await server.process.closeStdin();
     assertEquals((await early.result()).code, 0);
     assertEquals((await server.result()).code, 0);
+  });
+}
+
+for (const variant of kadVariants()) {
+  const t = (name: string) => `cli (${variant.name}): ${name}`;
+
+  Deno.test(t("the source vanishes before the start → every node fails LRF with the reason"), async () => {
+    await using dir = await tempDir();
+    const source = join(dir.path, "source");
+    await Deno.mkdir(source);
+    const server = new KadServer(variant, [source, "--clients", "2", "--timeout", "20"]);
+    const port = await server.port;
+    await Deno.remove(source);
+    const nodes = await Promise.all(["a", "b"].map((n) => startJoin(variant, port, n, ["--null"]).result()));
+    const { code, report } = await server.result();
+    assertEquals(code, 1);
+    assertEquals(report!.error!.code, "LRF");
+    assertMatch(report!.error!.message, /^Source failed: Source directory ".*source" does not exist$/);
+    for (const node of report!.nodes) assertEquals(node.error!.code, "LRF");
+    for (const node of nodes) {
+      assertEquals(node.code, 1);
+      assertMatch(node.stderr, /failed LRF: Source failed: Source directory/);
+    }
+  });
+
+  Deno.test(t("--json writes joined, planned, progress, node-done and done events"), async () => {
+    const server = new KadServer(variant, ["--bench", "300MB", "--clients", "1", "--timeout", "20"]);
+    const port = await server.port;
+    const node = await startJoin(variant, port, "solo", ["--null"], ["--json"]).result();
+    assertEquals((await server.result()).code, 0);
+    const kinds = new Set(server.events.map((e) => e.event));
+    for (const kind of ["listening", "joined", "planned", "node-done", "done"]) assert(kinds.has(kind), kind);
+    const nodeEvents = node.stdout.trim().split("\n").map((l) => JSON.parse(l).event);
+    assertEquals(nodeEvents[0], "listening");
+    assertEquals(nodeEvents.at(-1), "done");
+  });
+
+  Deno.test(t("kad demo --nodes 2 → both clones identical, exit 0"), async () => {
+    const demo = await new KadProcess(variant, ["demo", "--nodes", "2"]).result();
+    assertEquals(demo.code, 0, demo.stderr);
+    assertMatch(demo.stdout, /check node-1: identical/);
+    assertMatch(demo.stdout, /all 2 clone\(s\) are identical to the source/);
   });
 }
