@@ -25,6 +25,7 @@
  */
 
 export {
+  AbortReceivedError,
   ConfigError,
   describeError,
   ERROR_CODES,

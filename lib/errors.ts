@@ -81,6 +81,15 @@ export class ProtocolError extends KadError {
   }
 }
 
+/** An ABORT that arrived from upstream (or the server): passed on to children unchanged. */
+export class AbortReceivedError extends KadError {
+  /** Creates the error from the received code and message. */
+  constructor(code: ErrorCode, message: string, options: KadErrorOptions = {}) {
+    super(code, message, options);
+    this.name = "AbortReceivedError";
+  }
+}
+
 /** A wait on a peer passed its deadline. */
 export class TimeoutError extends KadError {
   /** Creates a timeout error. */

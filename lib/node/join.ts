@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describeError, type ErrorCode, KadError } from "../errors.ts";
+import { AbortReceivedError, describeError, type ErrorCode, KadError } from "../errors.ts";
 import { createStreamHasher, parseHashAlgorithm } from "../integrity/stream_hash.ts";
 import { FrameConn } from "../net/frame_conn.ts";
 import { listenOn } from "../net/listen.ts";
@@ -269,9 +269,10 @@ class NodeRun {
       if (fanOut) {
         await finishWithin(fanOut, options.timeoutMs, () => this.#children.forEach((c) => c.close()));
       }
+      const passedOn = reason instanceof AbortReceivedError;
       await this.#endChildren(FrameType.ABORT, {
         code: error.code,
-        message: `Upstream ${options.name} failed: ${error.message}`,
+        message: passedOn ? error.message : `Upstream ${options.name} failed: ${error.message}`,
       });
       return { error, hash: "" };
     } finally {
@@ -319,7 +320,7 @@ class NodeRun {
         const message = await this.#control.readMessage();
         if (message === null) break;
         if (message.type === FrameType.ABORT || message.type === FrameType.ERROR) {
-          this.#abort(new KadError(message.body.code, message.body.message));
+          this.#abort(new AbortReceivedError(message.body.code, message.body.message));
           return;
         }
       }

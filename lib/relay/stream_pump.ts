@@ -6,7 +6,7 @@
  * @module
  */
 
-import { KadError, ProtocolError } from "../errors.ts";
+import { AbortReceivedError, KadError, ProtocolError } from "../errors.ts";
 import type { StreamHasher } from "../integrity/stream_hash.ts";
 import type { FrameConn } from "../net/frame_conn.ts";
 import { FrameType, writeHeader } from "../protocol/frame.ts";
@@ -118,7 +118,7 @@ export async function relayFrames(
         return message.body;
       case FrameType.ABORT:
       case FrameType.ERROR:
-        throw new KadError(message.body.code, message.body.message, { node: message.body.node });
+        throw new AbortReceivedError(message.body.code, message.body.message, { node: message.body.node });
       default:
         throw new ProtocolError(`Unexpected ${frameName(message.type)} from upstream ${upstream.peer}`);
     }
