@@ -117,8 +117,10 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
       return `kad: refused ${event.name}: ${event.reason}`;
     case "planned": {
       const shape = event.plan.fanout === 1 ? "chain" : `${event.plan.fanout}-ary tree`;
+      const names = event.plan.nodes.slice(0, 12).map((n) => n.name);
+      if (event.plan.nodes.length > 12) names.push(`… (${event.plan.nodes.length - 12} more)`);
       return `kad: streaming to ${event.plan.nodes.length} node(s) as a ${shape}: ` +
-        event.plan.nodes.map((n) => n.name).join(event.plan.fanout === 1 ? " → " : ", ");
+        names.join(event.plan.fanout === 1 ? " → " : ", ");
     }
     case "progress":
       return formatProgress({

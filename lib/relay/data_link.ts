@@ -65,8 +65,8 @@ export async function acceptUpstream(
   expected: LinkMessage,
   timeoutMs: number,
 ): Promise<FrameConn> {
-  let found: ((conn: FrameConn) => void) | null = null;
-  const winner = new Promise<FrameConn>((resolve) => found = resolve);
+  const waiting: { found: ((conn: FrameConn | "closed") => void) | null } = { found: null };
+  const winner = new Promise<FrameConn | "closed">((resolve) => waiting.found = resolve);
   const strangers = new Set<FrameConn>();
   const accepting = (async () => {
     for (;;) {
@@ -74,23 +74,25 @@ export async function acceptUpstream(
       try {
         raw = await listener.accept();
       } catch {
+        waiting.found?.("closed"); // the node is stopping: stop waiting too
         return;
       }
       const conn = new FrameConn(raw, { peer: "upstream", idleTimeoutMs: Math.min(timeoutMs, 10_000) });
       strangers.add(conn);
       checkLink(conn, expected).then((ok) => {
         strangers.delete(conn);
-        if (ok) found?.(conn);
+        if (ok && waiting.found) waiting.found(conn);
         else conn.close();
       });
     }
   })();
   const result = await withDeadline(winner, timeoutMs, () => null);
-  found = null;
+  waiting.found = null;
   for (const conn of strangers) conn.close();
-  if (result === null) {
-    listener.close();
+  if (result === null || result === "closed") {
+    if (result === null) listener.close();
     await accepting;
+    if (result === "closed") throw new KadError("ABORT", `Stopped waiting for upstream ${expected.from}`);
     throw new TimeoutError(`Upstream ${expected.from} did not connect within ${timeoutMs / 1000} s`);
   }
   result.peer = expected.from;

@@ -106,6 +106,11 @@ export class FanOut {
     return this.#outputs.filter((s) => s.failed).map((s) => s.output.name);
   }
 
+  /** True when there were outputs and every one of them failed: nothing more can be delivered. */
+  get allFailed(): boolean {
+    return this.#outputs.length > 0 && this.#outputs.every((s) => s.failed);
+  }
+
   /** Number of outputs still writing. */
   get liveOutputs(): number {
     return this.#outputs.filter((s) => !s.failed).length;

@@ -55,6 +55,9 @@ async function pumpUntilEnd(
   let eof = false;
   while (!eof) {
     const slot = await fanOut.acquire();
+    if (fanOut.allFailed) {
+      throw new KadError("NWF", "Every node fed by the source is gone: nothing to stream to");
+    }
     const area = slot.payloadArea;
     let filled = 0;
     while (filled < area.length) {

@@ -238,12 +238,15 @@ export class Server {
     options.signal?.addEventListener("abort", onAbort, { once: true });
     let error: WireError | null = null;
     try {
+      if (heads.length === 0) throw new KadError("NWF", "No node fed by the source could be reached");
       await pumpSource(source, fanOut, hasher, counter, options.signal);
       await source.finish();
       if (options.signal?.aborted) throw new KadError("ABORT", "Deployment interrupted by the operator");
     } catch (caught) {
       error = options.signal?.aborted
         ? { code: "ABORT", message: "Deployment interrupted by the operator" }
+        : caught instanceof KadError && caught.code === "NWF"
+        ? { code: "NWF", message: caught.message }
         : { code: "LRF", message: `Source failed: ${describeError(caught)}` };
       await source.abort();
     } finally {

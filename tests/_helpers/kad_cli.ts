@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { DeploymentReport } from "../../lib/report/report.ts";
+import { KAD_PERMISSIONS } from "../../cli/self_exec.ts";
 
 /** A way to start kad. */
 export interface KadVariant {
@@ -16,14 +17,7 @@ export interface KadVariant {
 }
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-];
+const PERMISSIONS = KAD_PERMISSIONS;
 
 /** kad from cli/main.ts, and from dist/kad.js when it was bundled (deno task test bundles first). */
 export function kadVariants(): KadVariant[] {

@@ -234,3 +234,22 @@ Deno.test("interrupts: SIGINT on a middle node → its tar is stopped, it and th
   const tars = new Deno.Command("pgrep", { args: ["-f", `tar -x -f - -C ${targets[0]}`] }).outputSync();
   assertEquals(new TextDecoder().decode(tars.stdout).trim(), "", "the middle node's tar is gone");
 });
+
+Deno.test("unreachable head: a node advertising an address nobody listens on → NNF, the run ends promptly", async () => {
+  const server = new KadServer(variant, ["--bench", "10MB", "--clients", "2", "--timeout", "5"]);
+  const port = await server.port;
+  const started = performance.now();
+  const head = startJoin(variant, port, "a-head", ["--null"], ["--advertise", "127.0.0.3"]);
+  await server.joined(1);
+  const tail = startJoin(variant, port, "b-tail", ["--null"]);
+  const [rh, rt] = await Promise.all([head.result(), tail.result()]);
+  const { code, report } = await server.result();
+  assertEquals(code, 1);
+  assertEquals(rh.code, 1);
+  assertEquals(rt.code, 1);
+  const byName = Object.fromEntries(report!.nodes.map((n) => [n.name, n]));
+  assertEquals(byName["a-head"].error?.code, "NNF");
+  assertMatch(byName["a-head"].error!.message, /Cannot connect to a-head at 127\.0\.0\.3:\d+/);
+  assert(byName["b-tail"].status === "failed");
+  assert(performance.now() - started < 15_000);
+});

@@ -10,10 +10,13 @@ import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { deploy, KadProcess, KadServer, kadVariants, startJoin } from "../_helpers/kad_cli.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
-async function smallTree(root: string): Promise<void> {
+/** Creates `dir/source` with a small tree and returns its path. */
+async function smallSource(dir: string): Promise<string> {
+  const root = join(dir, "source");
   await Deno.mkdir(join(root, "etc"), { recursive: true });
   await Deno.writeTextFile(join(root, "etc", "hostname"), "golden\n");
   await Deno.writeFile(join(root, "blob.bin"), crypto.getRandomValues(new Uint8Array(65536)));
+  return root;
 }
 
 async function nodeDirs(root: string, n: number): Promise<string[]> {
@@ -28,9 +31,7 @@ for (const variant of kadVariants()) {
   for (const n of [1, 3, 8]) {
     Deno.test(t(`chain of ${n} node(s) → every clone identical, report all ok, exit 0`), async () => {
       await using dir = await tempDir();
-      const source = join(dir.path, "source");
-      await Deno.mkdir(source);
-      await smallTree(source);
+      const source = await smallSource(dir.path);
       const targets = await nodeDirs(dir.path, n);
       const reportFile = join(dir.path, "report.json");
       const { server, nodes } = await deploy(
@@ -102,9 +103,7 @@ for (const variant of kadVariants()) {
 
   Deno.test(t("stdin source with --cmd that decompresses → each node gets the tree"), async () => {
     await using dir = await tempDir();
-    const source = join(dir.path, "source");
-    await Deno.mkdir(source);
-    await smallTree(source);
+    const source = await smallSource(dir.path);
     const targets = await nodeDirs(dir.path, 2);
     const tgz =
       (await new Deno.Command("tar", { args: ["-C", source, "-cz", "."], stdout: "piped" }).output()).stdout;
@@ -126,9 +125,7 @@ for (const variant of kadVariants()) {
 
   Deno.test(t("fan-out 2 with 7 nodes → a binary tree, all identical"), async () => {
     await using dir = await tempDir();
-    const source = join(dir.path, "source");
-    await Deno.mkdir(source);
-    await smallTree(source);
+    const source = await smallSource(dir.path);
     const targets = await nodeDirs(dir.path, 7);
     const { server } = await deploy(variant, [source, "--fanout", "2"], targets.map((d) => ["--to", d]));
     assertEquals(server.code, 0, server.stderr);
@@ -140,9 +137,7 @@ for (const variant of kadVariants()) {
 
   Deno.test(t("one node's tar fails → that node LWF with tar's own message, the others ok"), async () => {
     await using dir = await tempDir();
-    const source = join(dir.path, "source");
-    await Deno.mkdir(source);
-    await smallTree(source);
+    const source = await smallSource(dir.path);
     const targets = await nodeDirs(dir.path, 3);
     const server = new KadServer(variant, [source, "--clients", "3", "--timeout", "20"]);
     const port = await server.port;

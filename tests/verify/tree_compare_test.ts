@@ -11,25 +11,26 @@ async function copyWithTar(from: string, to: string): Promise<void> {
   assertEquals(code, 0);
 }
 
-Deno.test("tree compare: a faithful tar copy of the sample tree is identical", async () => {
-  await using dir = await tempDir();
-  const a = join(dir.path, "a");
-  const b = join(dir.path, "b");
+/** The sample tree in `dir/a` and a tar copy of it in `dir/b`. */
+async function sampleAndCopy(dir: string): Promise<{ a: string; b: string }> {
+  const a = join(dir, "a");
+  const b = join(dir, "b");
   await Deno.mkdir(a);
   await Deno.mkdir(b);
   await buildSampleTree(a);
   await copyWithTar(a, b);
+  return { a, b };
+}
+
+Deno.test("tree compare: a faithful tar copy of the sample tree is identical", async () => {
+  await using dir = await tempDir();
+  const { a, b } = await sampleAndCopy(dir.path);
   assertEquals(await compareTrees(a, b), []);
 });
 
 Deno.test("tree compare: content, mode, link target and missing files are each detected", async () => {
   await using dir = await tempDir();
-  const a = join(dir.path, "a");
-  const b = join(dir.path, "b");
-  await Deno.mkdir(a);
-  await Deno.mkdir(b);
-  await buildSampleTree(a);
-  await copyWithTar(a, b);
+  const { a, b } = await sampleAndCopy(dir.path);
   await Deno.writeTextFile(join(b, "etc", "conf.d", "kad.conf"), "# kad sampl!\nchain = true\n");
   await Deno.chmod(join(b, "setuid-4755"), 0o755);
   await Deno.remove(join(b, "relative-link"));
@@ -45,12 +46,7 @@ Deno.test("tree compare: content, mode, link target and missing files are each d
 
 Deno.test("tree compare: a broken hardlink group is detected", async () => {
   await using dir = await tempDir();
-  const a = join(dir.path, "a");
-  const b = join(dir.path, "b");
-  await Deno.mkdir(a);
-  await Deno.mkdir(b);
-  await buildSampleTree(a);
-  await copyWithTar(a, b);
+  const { a, b } = await sampleAndCopy(dir.path);
   await Deno.remove(join(b, "etc", "hardlink-b"));
   await Deno.copyFile(join(b, "hardlink-a"), join(b, "etc", "hardlink-b"));
   await Deno.utime(
