@@ -71,6 +71,7 @@ export {
   judgeNode,
   nodeRate,
   type NodeResult,
+  slowestNode,
   type SourceOutcome,
   summarize,
 } from "./lib/report/report.ts";

@@ -4,13 +4,13 @@
  * @module
  */
 
-import { allOk, type DeploymentReport, nodeRate, summarize } from "../lib/report/report.ts";
+import { allOk, type DeploymentReport, nodeRate, slowestNode, summarize } from "../lib/report/report.ts";
 import { formatBytes } from "./progress.ts";
 import { paint } from "./terminal.ts";
 
 /** Renders the per-node table and a summary line. */
 export function renderReport(report: DeploymentReport, color: boolean): string {
-  const header = ["NODE", "ADDRESS", "POS", "STATUS", "CODE", "MB/s", "MESSAGE"];
+  const header = ["NODE", "ADDRESS", "POS", "STATUS", "CODE", "MB/s", "RSS MiB", "MESSAGE"];
   const rows = report.nodes.map((n) => [
     n.name,
     n.address,
@@ -18,6 +18,7 @@ export function renderReport(report: DeploymentReport, color: boolean): string {
     n.status,
     n.error?.code ?? "-",
     nodeRate(n).toFixed(1),
+    n.rssBytes === null ? "-" : (n.rssBytes / 2 ** 20).toFixed(0),
     n.error?.message ?? "",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -34,6 +35,10 @@ export function renderReport(report: DeploymentReport, color: boolean): string {
   const rate = report.seconds > 0 ? report.bytes / report.seconds / 1e6 : 0;
   const lines = [paint(line(header), "bold", color), ...body, ""];
   if (report.error) lines.push(paint(`source: ${report.error.code}: ${report.error.message}`, "red", color));
+  const slow = slowestNode(report);
+  if (slow !== null && report.nodes.length > 1) {
+    lines.push(`slowest link: ${slow.upstream} → ${slow.name} at ${nodeRate(slow).toFixed(1)} MB/s`);
+  }
   lines.push(
     `${report.nodes.length} node(s): ${ok} ok, ${failed} failed — ${verdict}. ` +
       `${formatBytes(report.bytes)} in ${report.seconds.toFixed(1)} s (${rate.toFixed(1)} MB/s), ` +

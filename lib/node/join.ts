@@ -9,6 +9,7 @@
 import { AbortReceivedError, describeError, type ErrorCode, KadError } from "../errors.ts";
 import { createStreamHasher, parseHashAlgorithm } from "../integrity/stream_hash.ts";
 import { FrameConn } from "../net/frame_conn.ts";
+import { peakRssBytes } from "../process/peak_rss.ts";
 import { listenOn } from "../net/listen.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import type { LinkProblem, PlanMessage, ReportMessage, WireError } from "../protocol/messages.ts";
@@ -199,6 +200,7 @@ class NodeRun {
       hash,
       seconds,
       links: this.#links,
+      rssBytes: peakRssBytes(),
     };
     await this.#control.send(FrameType.REPORT, report).catch(() => {});
     this.#control.close();

@@ -116,6 +116,8 @@ export interface ReportMessage {
   seconds: number;
   /** Problems feeding children. */
   links: LinkProblem[];
+  /** The node's peak resident memory in bytes (optional: absent from older nodes). */
+  rssBytes?: number;
 }
 
 /** node → server: progress. */
@@ -205,6 +207,7 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           hash: o.text("hash", 256),
           seconds: o.number("seconds"),
           links: o.linkProblems("links"),
+          ...(o.has("rssBytes") ? { rssBytes: o.int("rssBytes") } : {}),
         },
       };
     }
@@ -236,6 +239,10 @@ class Fields {
     }
     this.#o = raw as Record<string, unknown>;
     this.#what = what;
+  }
+
+  has(key: string): boolean {
+    return this.#o[key] !== undefined;
   }
 
   fail(key: string): never {

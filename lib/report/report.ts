@@ -28,6 +28,8 @@ export interface NodeResult {
   hash: string;
   /** Seconds the node spent receiving and writing. */
   seconds: number;
+  /** The node's peak resident memory in bytes, when it said. */
+  rssBytes: number | null;
 }
 
 /** The whole run. */
@@ -72,9 +74,16 @@ export function judgeNode(
   report: ReportMessage | null,
   source: SourceOutcome,
   missing: WireError,
-): Pick<NodeResult, "status" | "error" | "bytes" | "hash" | "seconds"> {
-  if (report === null) return { status: "failed", error: missing, bytes: 0, hash: "", seconds: 0 };
-  const base = { bytes: report.bytes, hash: report.hash, seconds: report.seconds };
+): Pick<NodeResult, "status" | "error" | "bytes" | "hash" | "seconds" | "rssBytes"> {
+  if (report === null) {
+    return { status: "failed", error: missing, bytes: 0, hash: "", seconds: 0, rssBytes: null };
+  }
+  const base = {
+    bytes: report.bytes,
+    hash: report.hash,
+    seconds: report.seconds,
+    rssBytes: report.rssBytes ?? null,
+  };
   const fail = (code: ErrorCode, message: string) => ({
     ...base,
     status: "failed" as const,
@@ -106,6 +115,15 @@ export function summarize(report: DeploymentReport): { ok: number; failed: numbe
 /** True when the source succeeded and every node holds a verified copy. */
 export function allOk(report: DeploymentReport): boolean {
   return report.error === null && report.nodes.length > 0 && report.nodes.every((n) => n.status === "ok");
+}
+
+/** The node with the lowest throughput among those that received bytes, or null. */
+export function slowestNode(report: DeploymentReport): NodeResult | null {
+  const moving = report.nodes.filter((n) => n.bytes > 0 && n.seconds > 0);
+  return moving.reduce<NodeResult | null>(
+    (slow, n) => slow === null || nodeRate(n) < nodeRate(slow) ? n : slow,
+    null,
+  );
 }
 
 /** Throughput of a node in MB/s (10^6 bytes), 0 when unknown. */

@@ -350,6 +350,7 @@ export class Server {
         bytes: 0,
         hash: "",
         seconds: 0,
+        rssBytes: null,
       })),
     };
     for (const s of this.#sessions.values()) s.control.send(FrameType.ABORT, ABORTED).catch(() => {});

@@ -109,7 +109,7 @@ export class KadServer {
   readonly events: Record<string, unknown>[] = [];
   #joinedWaiters: { count: number; resolve: () => void }[] = [];
 
-  constructor(variant: KadVariant, args: string[], options: { stdin?: boolean } = {}) {
+  constructor(variant: KadVariant, args: string[], options: { stdin?: boolean; listenHost?: string } = {}) {
     let resolvePort!: (port: number) => void;
     let rejectPort!: (error: Error) => void;
     this.port = new Promise((resolve, reject) => {
@@ -120,7 +120,7 @@ export class KadServer {
       "serve",
       ...args,
       "--listen",
-      "127.0.0.1",
+      options.listenHost ?? "127.0.0.1",
       "--port",
       "0",
       "--json",
@@ -145,30 +145,45 @@ export class KadServer {
     return new Promise((resolve) => this.#joinedWaiters.push({ count, resolve }));
   }
 
-  /** Exit code and the report from the "done" event. */
-  async result(): Promise<{ code: number; report: DeploymentReport | null; stderr: string }> {
-    const { code, stderr } = await this.process.result();
+  /**
+   * Exit code and the report from the "done" event. A server still running after `deadlineMs`
+   * is killed, so a broken test fails instead of hanging the suite.
+   */
+  async result(
+    deadlineMs = 90_000,
+  ): Promise<{ code: number; report: DeploymentReport | null; stderr: string }> {
+    const timer = setTimeout(() => this.process.kill("SIGKILL"), deadlineMs);
+    const { code, stderr } = await this.process.result().finally(() => clearTimeout(timer));
     const done = this.events.find((e) => e.event === "done");
     return { code, report: done ? done.report as DeploymentReport : null, stderr };
   }
 }
 
-/** Starts `kad join` against a server on loopback. */
+/** Where a node finds the server and listens itself (loopback by default). */
+export interface JoinPlace {
+  /** The server's host. */
+  serverHost?: string;
+  /** The node's data listener. */
+  listen?: string;
+}
+
+/** Starts `kad join` against a server (on loopback unless `place` says otherwise). */
 export function startJoin(
   variant: KadVariant,
   port: number,
   name: string,
   sinkArgs: string[],
   extra: string[] = [],
+  place: JoinPlace = {},
 ) {
   return new KadProcess(variant, [
     "join",
     "--server",
-    `127.0.0.1:${port}`,
+    `${place.serverHost ?? "127.0.0.1"}:${port}`,
     "--name",
     name,
     "--listen",
-    "127.0.0.1:0",
+    place.listen ?? "127.0.0.1:0",
     "--timeout",
     "20",
     ...sinkArgs,
@@ -190,4 +205,12 @@ export async function deploy(
   const joins = sinks.map((sink, i) => startJoin(variant, port, `node-${i + 1}`, sink));
   const nodes = await Promise.all(joins.map((j) => j.result()));
   return { server: await server.result(), nodes };
+}
+
+/** The same kad, run inside a network namespace through `ip netns exec`. */
+export function inNamespace(variant: KadVariant, namespace: string): KadVariant {
+  return {
+    name: `${variant.name} in ${namespace}`,
+    argv: ["ip", "netns", "exec", namespace, ...variant.argv],
+  };
 }

@@ -34,6 +34,7 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
     hash: "ab",
     seconds: 1.5,
     links: [{ to: "n2", error: { code: "NWF", message: "Broken pipe" } }],
+    rssBytes: 60_000_000,
   }],
   [FrameType.PROGRESS, { bytes: 1 }],
   [FrameType.PING, {}],

@@ -1,4 +1,4 @@
-import { allOk, type DeploymentReport, judgeNode, summarize } from "../../lib/report/report.ts";
+import { allOk, type DeploymentReport, judgeNode, slowestNode, summarize } from "../../lib/report/report.ts";
 import type { ReportMessage } from "../../lib/protocol/messages.ts";
 import { assertEquals } from "../_helpers/assert.ts";
 
@@ -30,7 +30,16 @@ Deno.test("report: a node's own failure is kept; a silent node gets the missing 
 });
 
 Deno.test("report: summary counts and allOk", () => {
-  const node = { name: "a", address: "h:1", position: 0, upstream: "server", bytes: 1, hash: "", seconds: 1 };
+  const node = {
+    name: "a",
+    address: "h:1",
+    position: 0,
+    upstream: "server",
+    bytes: 1,
+    hash: "",
+    seconds: 1,
+    rssBytes: null,
+  };
   const report: DeploymentReport = {
     version: 1,
     deployment: "d",
@@ -47,4 +56,32 @@ Deno.test("report: summary counts and allOk", () => {
   assertEquals(allOk(report), false);
   assertEquals(allOk({ ...report, nodes: [report.nodes[0]] }), true);
   assertEquals(allOk({ ...report, nodes: [] }), false);
+});
+
+Deno.test("report: the slowest node is the one with the lowest throughput", () => {
+  const mk = (name: string, seconds: number) => ({
+    name,
+    address: "h:1",
+    position: 0,
+    upstream: "server",
+    bytes: 100,
+    hash: "",
+    seconds,
+    rssBytes: null,
+    status: "ok" as const,
+    error: null,
+  });
+  const report: DeploymentReport = {
+    version: 1,
+    deployment: "d",
+    source: "s",
+    bytes: 100,
+    hash: "",
+    algorithm: "xxh128",
+    fanout: 1,
+    seconds: 1,
+    error: null,
+    nodes: [mk("a", 1), mk("b", 3), mk("c", 2)],
+  };
+  assertEquals(slowestNode(report)?.name, "b");
 });
