@@ -7,13 +7,12 @@
  */
 
 import { join } from "node:path";
-import type { DeploymentReport } from "../lib/report/report.ts";
 import { allOk } from "../lib/report/report.ts";
 import { buildSampleTree } from "../lib/verify/sample_tree.ts";
 import { compareTrees } from "../lib/verify/tree_compare.ts";
 import { int, type ParsedFlags, seconds, UsageError } from "./flags.ts";
 import { renderReport } from "./report_table.ts";
-import { selfCommand } from "./self_exec.ts";
+import { nodeFailures, startNode, startServer, terminate } from "./local_run.ts";
 import { interruptSignal } from "./signals.ts";
 import { paint, stderrOut, stdoutOut, type TextOut, useColor } from "./terminal.ts";
 
@@ -37,8 +36,7 @@ export async function demoCommand(flags: ParsedFlags, positionals: string[]): Pr
       await buildSampleTree(source, { largeFileBytes: 8 * 1024 * 1024 });
       err.write(`kad demo: built a sample tree in ${source}\n`);
     }
-    const self = selfCommand();
-    const server = spawn(self, [
+    const server = await startServer([
       "serve",
       source,
       "--listen",
@@ -51,47 +49,35 @@ export async function demoCommand(flags: ParsedFlags, positionals: string[]): Pr
       String(fanout),
       "--timeout",
       String(timeout),
-      "--json",
-    ], "piped");
-    children.push(server);
-    const events = jsonLines(server.stdout);
-    const port = await waitForPort(events);
-    err.write(`kad demo: server on 127.0.0.1:${port}; starting ${nodes} node(s)\n`);
+    ]);
+    children.push(server.child);
+    err.write(`kad demo: server on 127.0.0.1:${server.port}; starting ${nodes} node(s)\n`);
     const targets: string[] = [];
+    const names: string[] = [];
+    const nodeProcesses: Deno.ChildProcess[] = [];
     for (let i = 1; i <= nodes; i++) {
       const target = join(tmp, `node-${i}`);
       await Deno.mkdir(target);
       targets.push(target);
-      children.push(spawn(
-        self,
-        [
-          "join",
-          "--server",
-          `127.0.0.1:${port}`,
-          "--to",
-          target,
-          "--name",
-          `node-${i}`,
-          "--listen",
-          "127.0.0.1:0",
-          "--timeout",
-          String(timeout),
-        ],
-        "null",
-        "piped",
-      ));
+      names.push(`node-${i}`);
+      nodeProcesses.push(startNode([
+        "--server",
+        `127.0.0.1:${server.port}`,
+        "--to",
+        target,
+        "--name",
+        `node-${i}`,
+        "--listen",
+        "127.0.0.1:0",
+        "--timeout",
+        String(timeout),
+      ]));
     }
-    interrupt.signal.addEventListener("abort", () => children.forEach((c) => kill(c)), { once: true });
-    const report = await waitForReport(events);
-    await Promise.all(
-      children.slice(1).map(async (node, i) => {
-        const { code, stderr } = await node.output();
-        if (code !== 0) {
-          err.write(`kad demo: node-${i + 1} exited with ${code}:\n${new TextDecoder().decode(stderr)}`);
-        }
-      }),
-    );
-    await server.status;
+    children.push(...nodeProcesses);
+    interrupt.signal.addEventListener("abort", () => children.forEach(terminate), { once: true });
+    const report = await server.report;
+    for (const failure of await nodeFailures(nodeProcesses, names)) err.write(`kad demo: ${failure}`);
+    await server.child.status;
     if (report === null) {
       err.write("kad demo: the server ended without a report\n");
       return 1;
@@ -106,7 +92,7 @@ export async function demoCommand(flags: ParsedFlags, positionals: string[]): Pr
     );
     return ok ? 0 : 1;
   } finally {
-    for (const child of children) kill(child);
+    for (const child of children) terminate(child);
     await Promise.all(children.map((c) => c.status.catch(() => {})));
     interrupt.dispose();
     if (flags.keep === true) err.write(`kad demo: kept ${tmp}\n`);
@@ -132,54 +118,4 @@ async function checkClones(
     for (const d of diffs) out.write(`  ${d.path}: ${d.what}\n`);
   }
   return all;
-}
-
-function spawn(
-  self: string[],
-  args: string[],
-  stdout: "piped" | "null",
-  stderr: "piped" | "inherit" = "inherit",
-): Deno.ChildProcess {
-  return new Deno.Command(self[0], { args: [...self.slice(1), ...args], stdin: "null", stdout, stderr })
-    .spawn();
-}
-
-function kill(child: Deno.ChildProcess): void {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // already exited
-  }
-}
-
-async function* jsonLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<Record<string, unknown>> {
-  let buffered = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    buffered += text;
-    let nl: number;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (line.trim()) yield JSON.parse(line);
-    }
-  }
-}
-
-async function waitForPort(events: AsyncGenerator<Record<string, unknown>>): Promise<number> {
-  // not for-await: leaving such a loop would close the generator
-  for (;;) {
-    const { value, done } = await events.next();
-    if (done) throw new Error("The demo server exited before listening");
-    if (value.event === "listening") return value.port as number;
-  }
-}
-
-async function waitForReport(
-  events: AsyncGenerator<Record<string, unknown>>,
-): Promise<DeploymentReport | null> {
-  let report: DeploymentReport | null = null;
-  for await (const event of events) {
-    if (event.event === "done") report = event.report as DeploymentReport;
-  }
-  return report;
 }

@@ -114,8 +114,34 @@ export const DEMO: CommandSpec = {
   ],
 };
 
+/** `kad bench`. */
+export const BENCH: CommandSpec = {
+  name: "bench",
+  usage: "kad bench chain [--nodes 1,2,4,8] [--rate 200mbit] [--size 200MB] | kad bench link --server HOST",
+  summary: "measure chains on a virtual switched network (loopback when not root), or one real link",
+  flags: [
+    { name: "nodes", value: "LIST", default: "1,2,4,8", help: "chain: node counts to run, comma-separated" },
+    { name: "rate", value: "RATE", default: "200mbit", help: "chain: rate of every switch port (tc syntax)" },
+    { name: "size", value: "SIZE", default: "200MB", help: "chain: bytes streamed per run" },
+    {
+      name: "sink",
+      value: "null|file",
+      default: "null",
+      help: "chain: what every node does with the stream",
+    },
+    { name: "fanout", value: "K", default: "1", help: "chain: children per node" },
+    { name: "plot", value: "FILE.svg", help: "chain: draw time against the number of nodes" },
+    {
+      name: "server",
+      value: "HOST[:PORT]",
+      help: "link: a `kad serve --bench SIZE --clients 1` to measure against",
+    },
+    ...COMMON,
+  ],
+};
+
 /** Every command. */
-export const COMMANDS: CommandSpec[] = [SERVE, JOIN, DEMO];
+export const COMMANDS: CommandSpec[] = [SERVE, JOIN, DEMO, BENCH];
 
 /** Parses `args` for `spec`; unknown flags and stray values are {@link UsageError}s. */
 export function parseFlags(spec: CommandSpec, args: string[]): { flags: ParsedFlags; positionals: string[] } {

@@ -7,6 +7,7 @@
 
 import denoJson from "../deno.json" with { type: "json" };
 import { ConfigError, describeError, KadError } from "../lib/errors.ts";
+import { benchCommand } from "./bench_command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { commandHelp, COMMANDS, mainHelp, parseFlags, UsageError } from "./flags.ts";
 import { joinCommand } from "./join_command.ts";
@@ -43,6 +44,8 @@ export async function main(args: string[]): Promise<number> {
         return await serveCommand(flags, positionals);
       case "join":
         return await joinCommand(flags, positionals);
+      case "bench":
+        return await benchCommand(flags, positionals);
       default:
         return await demoCommand(flags, positionals);
     }
