@@ -119,23 +119,27 @@ async function runChain(
   signal.addEventListener("abort", stop, { once: true });
   try {
     const wrap = (i: number) => lab ? lab.exec(lab.hosts[i], []) : [];
-    const server = await startServer([
-      "serve",
-      "--bench",
-      String(options.bytes),
-      "--clients",
-      String(n),
-      "--fanout",
-      String(options.fanout),
-      "--order",
-      "name",
-      "--listen",
-      lab ? "0.0.0.0" : "127.0.0.1",
-      "--port",
-      "0",
-      "--timeout",
-      String(options.timeout),
-    ], wrap(0), true);
+    const server = await startServer(
+      [
+        "serve",
+        "--bench",
+        String(options.bytes),
+        "--clients",
+        String(n),
+        "--fanout",
+        String(options.fanout),
+        "--order",
+        "name",
+        "--listen",
+        lab ? "0.0.0.0" : "127.0.0.1",
+        "--port",
+        "0",
+        "--timeout",
+        String(options.timeout),
+      ],
+      wrap(0),
+      true,
+    );
     children.push(server.child);
     const serverHost = lab ? lab.hosts[0].address : "127.0.0.1";
     const names = Array.from({ length: n }, (_, i) => `node-${String(i + 1).padStart(3, "0")}`);

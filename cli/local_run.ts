@@ -22,7 +22,11 @@ export interface ServerProcess {
  * Starts `kad serve ARGS --json` (argv prefixed by `wrap`, e.g. `ip netns exec NS`). A `quiet`
  * server's stderr (joins, progress) is discarded.
  */
-export async function startServer(args: string[], wrap: string[] = [], quiet = false): Promise<ServerProcess> {
+export async function startServer(
+  args: string[],
+  wrap: string[] = [],
+  quiet = false,
+): Promise<ServerProcess> {
   const child = spawnKad([...args, "--json"], wrap, "piped", quiet ? "null" : "inherit");
   const events = jsonLines(child.stdout);
   // not for-await: leaving such a loop would close the generator
