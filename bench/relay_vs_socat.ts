@@ -21,7 +21,17 @@ const { values } = parseArgs({
 const BYTES = Number(values.bytes);
 const RUNS = Number(values.runs);
 const ROOT = new URL("../", import.meta.url).pathname;
-const KAD = [Deno.execPath(), "run", "--quiet", "-A", join(ROOT, "cli/main.ts")];
+// the bundle is what the compiled binary embeds; fall back to the source
+const BUNDLE = join(ROOT, "dist/kad.js");
+const KAD = [Deno.execPath(), "run", "--quiet", "-A", isFile(BUNDLE) ? BUNDLE : join(ROOT, "cli/main.ts")];
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
 
 interface Sample {
   seconds: number;

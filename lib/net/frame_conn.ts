@@ -101,8 +101,21 @@ export class FrameConn {
 
   /** Reads exactly `target.length` bytes; returns false on a clean end of stream before the first byte. */
   async readExactly(target: Uint8Array, eofAllowed: boolean): Promise<boolean> {
+    return await this.#fill(target, target.length, eofAllowed) > 0;
+  }
+
+  /**
+   * Reads at least `min` bytes (and at most `target.length`) into `target`, returning the count:
+   * lets a relay forward what has arrived instead of waiting for a whole frame at every hop.
+   */
+  readAtLeast(target: Uint8Array, min: number): Promise<number> {
+    return this.#fill(target, min, false);
+  }
+
+  /** Reads until `min` bytes arrived; 0 only for a clean end of stream before any byte when allowed. */
+  async #fill(target: Uint8Array, min: number, eofAllowed: boolean): Promise<number> {
     let got = 0;
-    while (got < target.length) {
+    while (got < min) {
       let n: number | null;
       this.#readingSince = performance.now();
       try {
@@ -114,12 +127,12 @@ export class FrameConn {
       }
       if (n === null) {
         if (this.#timedOut) throw this.#timeout();
-        if (got === 0 && eofAllowed) return false;
+        if (got === 0 && eofAllowed) return 0;
         throw new KadError("NRF", `Connection to ${this.peer} closed in the middle of a frame`);
       }
       got += n;
     }
-    return true;
+    return got;
   }
 
   /** Reads the next frame header, or null at a clean end of stream. */

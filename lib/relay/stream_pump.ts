@@ -14,6 +14,9 @@ import { type EndMessage, frameName } from "../protocol/messages.ts";
 import type { Source } from "../source/source.ts";
 import type { FanOut } from "./fan_out.ts";
 
+/** A relay forwards a partial frame once this many bytes of it have arrived. */
+export const FORWARD_AFTER_BYTES = 64 * 1024;
+
 /** Bytes moved so far, readable while the pump runs. */
 export interface ByteCounter {
   /** Bytes so far. */
@@ -103,9 +106,13 @@ export async function relayFrames(
       let remaining = header.length;
       while (remaining > 0) {
         const slot = await fanOut.acquire();
-        const n = Math.min(remaining, slot.capacity);
+        const room = Math.min(remaining, slot.capacity);
+        // forward what has arrived once a useful amount is here: a hop adds ~64 KiB of latency, not a frame
+        const n = await upstream.readAtLeast(
+          slot.payloadArea.subarray(0, room),
+          Math.min(room, FORWARD_AFTER_BYTES),
+        );
         const payload = slot.payloadArea.subarray(0, n);
-        await upstream.readExactly(payload, false);
         slot.length = n;
         writeHeader(slot.header, FrameType.DATA, n, counter.bytes);
         hasher.update(payload);

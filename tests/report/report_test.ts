@@ -26,6 +26,7 @@ Deno.test("report: a node's own failure is kept; a silent node gets the missing 
     bytes: 0,
     hash: "",
     seconds: 0,
+    rssBytes: null,
   });
 });
 
