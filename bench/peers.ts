@@ -71,7 +71,7 @@ async function hashFile(path: string): Promise<string> {
 }
 
 /** Waits until something listens on `port` in `host` without connecting to it. */
-async function listening(lab: Netlab, host: NetlabHost, port: number, proto = "t"): Promise<void> {
+async function listening(host: NetlabHost, port: number, proto = "t"): Promise<void> {
   for (let i = 0; i < 400; i++) {
     const out = await new Deno.Command("ip", {
       args: ["netns", "exec", host.namespace, "ss", `-Hl${proto}n`, `sport = :${port}`],
@@ -107,7 +107,7 @@ async function kadRun(lab: Netlab, image: string, dir: string, n: number): Promi
     ]),
     "piped",
   );
-  await listening(lab, server, 9997);
+  await listening(server, 9997);
   const joins = nodes.map((h, i) =>
     spawn(
       lab.exec(h, [
@@ -142,7 +142,7 @@ async function socatChain(lab: Netlab, image: string, dir: string, _n: number): 
     );
     await Deno.chmod(script, 0o755);
     procs.push(spawn(lab.exec(nodes[i], ["socat", "-u", "TCP-LISTEN:7000,reuseaddr", `EXEC:${script}`])));
-    await listening(lab, nodes[i], 7000);
+    await listening(nodes[i], 7000);
   }
   const t0 = performance.now();
   const sender = spawn(lab.exec(server, ["socat", "-u", `OPEN:${image}`, `TCP:${nodes[0].address}:7000`]));
@@ -157,7 +157,7 @@ async function star(lab: Netlab, image: string, dir: string, _n: number): Promis
       lab.exec(h, ["socat", "-u", "TCP-LISTEN:7000,reuseaddr", `OPEN:${join(dir, `copy-${i}`)},creat,trunc`]),
     )
   );
-  for (const h of nodes) await listening(lab, h, 7000);
+  for (const h of nodes) await listening(h, 7000);
   const t0 = performance.now();
   const senders = nodes.map((h) =>
     spawn(lab.exec(server, ["socat", "-u", `OPEN:${image}`, `TCP:${h.address}:7000`]))
