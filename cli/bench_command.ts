@@ -34,6 +34,8 @@ export interface ChainRow {
   fastestNode: number;
   /** Largest peak RSS among the nodes, in bytes. */
   peakRssBytes: number;
+  /** Largest share of this host's CPU (all cores) used by one node over the run, or null if unknown. */
+  nodeCpuShare: number | null;
   /** True when every node verified its copy. */
   ok: boolean;
 }
@@ -183,13 +185,21 @@ export function chainRow(n: number, report: DeploymentReport, rateBits: number |
     slowestNode: Math.min(...rates),
     fastestNode: Math.max(...rates),
     peakRssBytes: Math.max(0, ...report.nodes.map((r) => r.rssBytes ?? 0)),
+    nodeCpuShare: cpuShare(report),
     ok: allOk(report),
   };
 }
 
+/** The busiest node's CPU seconds over the run's seconds and this host's cores. */
+function cpuShare(report: DeploymentReport): number | null {
+  const cpu = report.nodes.map((n) => n.cpuSeconds).filter((c): c is number => c !== null);
+  if (cpu.length === 0 || report.seconds <= 0) return null;
+  return Math.max(...cpu) / report.seconds / navigator.hardwareConcurrency;
+}
+
 /** Formats rows as a table. */
 export function renderRows(rows: ChainRow[]): string {
-  const lines = [" N   time       MB/s   efficiency  node MB/s (min–max)  peak RSS  verified"];
+  const lines = [" N   time       MB/s   efficiency  node MB/s (min–max)  peak RSS  CPU/node  verified"];
   for (const r of rows) {
     lines.push(
       `${String(r.nodes).padStart(2)}  ${r.seconds.toFixed(2).padStart(7)} s  ${
@@ -197,7 +207,9 @@ export function renderRows(rows: ChainRow[]): string {
       }  ` +
         `${r.efficiency === null ? "    -     " : `${(r.efficiency * 100).toFixed(1).padStart(6)} %  `}  ` +
         `${`${r.slowestNode.toFixed(1)}–${r.fastestNode.toFixed(1)}`.padEnd(19)}  ` +
-        `${(r.peakRssBytes / 2 ** 20).toFixed(0).padStart(4)} MiB  ${r.ok ? "yes" : "NO"}`,
+        `${(r.peakRssBytes / 2 ** 20).toFixed(0).padStart(4)} MiB  ` +
+        `${r.nodeCpuShare === null ? "     -  " : `${(r.nodeCpuShare * 100).toFixed(1).padStart(5)} %  `}  ` +
+        `${r.ok ? "yes" : "NO"}`,
     );
   }
   if (rows.length > 1) {

@@ -66,7 +66,9 @@ export function renderSvgPlot(spec: PlotSpec): string {
       escape(spec.yLabel)
     }</text>`,
   );
-  spec.series.forEach((s, i) => {
+  // drawn last to first, so the first series (kad) stays visible where lines coincide
+  [...spec.series].reverse().forEach((s, r) => {
+    const i = spec.series.length - 1 - r;
     const color = COLORS[i % COLORS.length];
     const pts = [...s.points].sort((a, b) => a[0] - b[0]);
     out.push(

@@ -9,7 +9,7 @@
 import { AbortReceivedError, describeError, type ErrorCode, KadError } from "../errors.ts";
 import { createStreamHasher, parseHashAlgorithm } from "../integrity/stream_hash.ts";
 import { FrameConn } from "../net/frame_conn.ts";
-import { peakRssBytes } from "../process/peak_rss.ts";
+import { cpuSeconds, peakRssBytes } from "../process/resource_usage.ts";
 import { listenOn } from "../net/listen.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import type { LinkProblem, PlanMessage, ReportMessage, WireError } from "../protocol/messages.ts";
@@ -201,6 +201,7 @@ class NodeRun {
       seconds,
       links: this.#links,
       rssBytes: peakRssBytes(),
+      ...optional("cpuSeconds", cpuSeconds()),
     };
     await this.#control.send(FrameType.REPORT, report).catch(() => {});
     this.#control.close();
@@ -342,6 +343,10 @@ class NodeRun {
       streamBytes: this.#plan.streamBytes,
     });
   }
+}
+
+function optional<K extends string>(key: K, value: number | null): Partial<Record<K, number>> {
+  return value === null ? {} : { [key]: value } as Record<K, number>;
 }
 
 /** Waits for the fan-out to drain; past the timeout, `unblock` closes what is stuck and the wait ends. */

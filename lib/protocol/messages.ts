@@ -118,6 +118,8 @@ export interface ReportMessage {
   links: LinkProblem[];
   /** The node's peak resident memory in bytes (optional: absent from older nodes). */
   rssBytes?: number;
+  /** CPU seconds the node's process used (optional). */
+  cpuSeconds?: number;
 }
 
 /** node → server: progress. */
@@ -208,6 +210,7 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           seconds: o.number("seconds"),
           links: o.linkProblems("links"),
           ...(o.has("rssBytes") ? { rssBytes: o.int("rssBytes") } : {}),
+          ...(o.has("cpuSeconds") ? { cpuSeconds: o.number("cpuSeconds") } : {}),
         },
       };
     }

@@ -30,6 +30,8 @@ export interface NodeResult {
   seconds: number;
   /** The node's peak resident memory in bytes, when it said. */
   rssBytes: number | null;
+  /** CPU seconds the node's process used, when it said. */
+  cpuSeconds: number | null;
 }
 
 /** The whole run. */
@@ -74,15 +76,24 @@ export function judgeNode(
   report: ReportMessage | null,
   source: SourceOutcome,
   missing: WireError,
-): Pick<NodeResult, "status" | "error" | "bytes" | "hash" | "seconds" | "rssBytes"> {
+): Pick<NodeResult, "status" | "error" | "bytes" | "hash" | "seconds" | "rssBytes" | "cpuSeconds"> {
   if (report === null) {
-    return { status: "failed", error: missing, bytes: 0, hash: "", seconds: 0, rssBytes: null };
+    return {
+      status: "failed",
+      error: missing,
+      bytes: 0,
+      hash: "",
+      seconds: 0,
+      rssBytes: null,
+      cpuSeconds: null,
+    };
   }
   const base = {
     bytes: report.bytes,
     hash: report.hash,
     seconds: report.seconds,
     rssBytes: report.rssBytes ?? null,
+    cpuSeconds: report.cpuSeconds ?? null,
   };
   const fail = (code: ErrorCode, message: string) => ({
     ...base,

@@ -351,6 +351,7 @@ export class Server {
         hash: "",
         seconds: 0,
         rssBytes: null,
+        cpuSeconds: null,
       })),
     };
     for (const s of this.#sessions.values()) s.control.send(FrameType.ABORT, ABORTED).catch(() => {});

@@ -27,6 +27,7 @@ Deno.test("report: a node's own failure is kept; a silent node gets the missing 
     hash: "",
     seconds: 0,
     rssBytes: null,
+    cpuSeconds: null,
   });
 });
 
@@ -40,6 +41,7 @@ Deno.test("report: summary counts and allOk", () => {
     hash: "",
     seconds: 1,
     rssBytes: null,
+    cpuSeconds: null,
   };
   const report: DeploymentReport = {
     version: 1,
@@ -69,6 +71,7 @@ Deno.test("report: the slowest node is the one with the lowest throughput", () =
     hash: "",
     seconds,
     rssBytes: null,
+    cpuSeconds: null,
     status: "ok" as const,
     error: null,
   });
