@@ -201,7 +201,7 @@ class NodeRun {
       seconds,
       links: this.#links,
       rssBytes: peakRssBytes(),
-      ...optional("cpuSeconds", cpuSeconds()),
+      cpuSeconds: cpuSeconds(),
     };
     await this.#control.send(FrameType.REPORT, report).catch(() => {});
     this.#control.close();
@@ -343,10 +343,6 @@ class NodeRun {
       streamBytes: this.#plan.streamBytes,
     });
   }
-}
-
-function optional<K extends string>(key: K, value: number | null): Partial<Record<K, number>> {
-  return value === null ? {} : { [key]: value } as Record<K, number>;
 }
 
 /** Waits for the fan-out to drain; past the timeout, `unblock` closes what is stuck and the wait ends. */
