@@ -249,6 +249,7 @@ class NodeRun {
       fanOut = new FanOut(outputs, {
         slots: options.slots ?? DEFAULT_SLOTS,
         slotBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
+        stallTimeoutMs: options.timeoutMs,
         onOutputError: (output, error) => {
           if (output.name === "sink") this.#sinkError ??= wireError(error, "LWF");
           else this.#links.push({ to: output.name, error: wireError(error, "NWF") });
@@ -285,15 +286,20 @@ class NodeRun {
   }
 
   #sinkOutput(sink: Sink): FanOutput {
-    return { name: "sink", view: "payload", write: (bytes) => sink.write(bytes) };
+    return {
+      name: "sink",
+      view: "payload",
+      write: (bytes) => sink.write(bytes),
+      abort: () => void sink.abort(),
+    };
   }
 
   async #finishSink(): Promise<void> {
     try {
       await this.#sink!.finish();
     } catch (error) {
-      // the exit status explains a failed write better than the write's own error
-      this.#sinkError = wireError(error, "LWF");
+      // a failed write already carries the exit status; otherwise the exit status is the reason
+      this.#sinkError ??= wireError(error, "LWF");
     }
   }
 

@@ -118,7 +118,12 @@ async function checkLink(conn: FrameConn, expected: LinkMessage): Promise<boolea
 
 /** A child link as a fan-out output: receives whole frames. */
 export function linkOutput(conn: FrameConn): FanOutput {
-  return { name: conn.peer, view: "frame", write: (bytes) => conn.writeRaw(bytes) };
+  return {
+    name: conn.peer,
+    view: "frame",
+    write: (bytes) => conn.writeRaw(bytes),
+    abort: () => conn.close(),
+  };
 }
 
 function messageOf(error: unknown): string {

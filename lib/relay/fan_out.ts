@@ -12,6 +12,7 @@
  * @module
  */
 
+import { TimeoutError } from "../errors.ts";
 import { FRAME_HEADER_BYTES } from "../protocol/frame.ts";
 
 /** Which bytes of a slot an output receives. */
@@ -25,6 +26,8 @@ export interface FanOutput {
   readonly view: OutputView;
   /** Writes all of `bytes`; the bytes may be reused as soon as the promise settles. */
   write(bytes: Uint8Array): Promise<void>;
+  /** Unblocks a stalled write (closes the connection, kills the process); the write must then settle. */
+  abort?(): void;
 }
 
 /** One reusable buffer of the ring: a frame header followed by up to `capacity` payload bytes. */
@@ -61,6 +64,11 @@ export interface FanOutOptions {
   slotBytes: number;
   /** Called once when an output's write fails; the output is skipped from then on. */
   onOutputError?: (output: FanOutput, error: unknown) => void;
+  /**
+   * A write pending longer than this fails the output with a {@link TimeoutError} and aborts it,
+   * so a hung child (SIGSTOP, a dead link without RST) cannot hold the whole chain. 0 disables.
+   */
+  stallTimeoutMs?: number;
 }
 
 /** Default ring geometry: 4 × 256 KiB. */
@@ -71,6 +79,7 @@ export const DEFAULT_SLOT_BYTES = 256 * 1024;
 class OutputState {
   next = 0;
   failed = false;
+  writingSince = 0;
   wake: (() => void) | null = null;
   done: Promise<void> = Promise.resolve();
   constructor(readonly output: FanOutput) {}
@@ -84,13 +93,43 @@ export class FanOut {
   #produced = 0;
   #finished = false;
   #producerWake: (() => void) | null = null;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  readonly #stallTimeoutMs: number;
 
   /** Creates the ring and starts one writer loop per output. */
   constructor(outputs: FanOutput[], options: FanOutOptions) {
     if (options.slots < 1) throw new RangeError("A fan-out needs at least one slot");
     this.#slots = Array.from({ length: options.slots }, () => new Slot(options.slotBytes));
     this.#onOutputError = options.onOutputError;
+    this.#stallTimeoutMs = options.stallTimeoutMs ?? 0;
     for (const output of outputs) this.add(output);
+    if (this.#stallTimeoutMs > 0) {
+      this.#watchdog = setInterval(
+        () => this.#checkStalls(),
+        Math.max(50, Math.min(1000, this.#stallTimeoutMs / 4)),
+      );
+      Deno.unrefTimer(this.#watchdog);
+    }
+  }
+
+  #checkStalls(): void {
+    const now = performance.now();
+    for (const state of this.#outputs) {
+      if (state.failed || state.writingSince === 0 || now - state.writingSince < this.#stallTimeoutMs) {
+        continue;
+      }
+      this.#fail(
+        state,
+        new TimeoutError(`Writing to ${state.output.name} stalled for ${this.#stallTimeoutMs / 1000} s`),
+      );
+      state.output.abort?.();
+    }
+  }
+
+  #fail(state: OutputState, error: unknown): void {
+    if (state.failed) return;
+    state.failed = true;
+    this.#onOutputError?.(state.output, error);
   }
 
   /** Adds an output; it receives slots published from now on. */
@@ -138,6 +177,7 @@ export class FanOut {
     this.#finished = true;
     for (const state of this.#outputs) this.#wakeOutput(state);
     await Promise.all(this.#outputs.map((s) => s.done));
+    clearInterval(this.#watchdog);
   }
 
   #wakeOutput(state: OutputState): void {
@@ -159,11 +199,13 @@ export class FanOut {
         const bytes = state.output.view === "frame"
           ? slot.bytes.subarray(0, end)
           : slot.bytes.subarray(FRAME_HEADER_BYTES, end);
+        state.writingSince = performance.now();
         try {
           await state.output.write(bytes);
         } catch (error) {
-          state.failed = true;
-          this.#onOutputError?.(state.output, error);
+          this.#fail(state, error);
+        } finally {
+          state.writingSince = 0;
         }
       }
       state.next++;

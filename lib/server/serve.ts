@@ -233,6 +233,7 @@ export class Server {
     const fanOut = new FanOut(heads.map(linkOutput), {
       slots: options.slots ?? DEFAULT_SLOTS,
       slotBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
+      stallTimeoutMs: options.timeoutMs,
     });
     const onAbort = () => void source.abort();
     options.signal?.addEventListener("abort", onAbort, { once: true });

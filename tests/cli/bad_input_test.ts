@@ -253,3 +253,40 @@ Deno.test("unreachable head: a node advertising an address nobody listens on →
   assert(byName["b-tail"].status === "failed");
   assert(performance.now() - started < 15_000);
 });
+
+Deno.test("hung node: a middle node stopped (SIGSTOP) mid-stream → the run ends within the timeout, head ok", async () => {
+  const server = new KadServer(variant, ["-", "--clients", "3", "--timeout", "3", "--order", "name"], {
+    stdin: true,
+  });
+  const port = await server.port;
+  const nodes = ["a-head", "b-middle", "c-tail"].map((name) =>
+    startJoin(variant, port, name, ["--null"], ["--timeout", "3"])
+  );
+  await server.joined(3);
+  while (!server.events.some((e) => e.event === "planned")) await new Promise((r) => setTimeout(r, 20));
+  const chunk = new Uint8Array(1 << 20);
+  await server.process.write(chunk);
+  await new Promise((r) => setTimeout(r, 300));
+  nodes[1].kill("SIGSTOP");
+  const stoppedAt = performance.now();
+  // keep the source flowing until the head's writes to the stopped node back up and time out
+  const feeding = (async () => {
+    for (let i = 0; i < 64; i++) await server.process.write(chunk).catch(() => {});
+    await server.process.closeStdin();
+  })();
+  const [head, , tail] = await Promise.all([nodes[0].result(), Promise.resolve(null), nodes[2].result()]);
+  const { code, report } = await server.result(30_000);
+  const elapsed = performance.now() - stoppedAt;
+  nodes[1].kill("SIGKILL");
+  nodes[1].kill("SIGCONT");
+  await nodes[1].result();
+  await feeding;
+  assertEquals(code, 1);
+  assertEquals(head.code, 0, head.stderr);
+  assertEquals(tail.code, 1);
+  const byName = Object.fromEntries(report!.nodes.map((n) => [n.name, n]));
+  assertEquals(byName["a-head"].status, "ok");
+  assertEquals(byName["b-middle"].error?.code, "TIMEOUT");
+  assert(byName["c-tail"].status === "failed");
+  assert(elapsed < 20_000, `ended ${elapsed} ms after the stop`);
+});
