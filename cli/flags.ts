@@ -94,8 +94,8 @@ export const JOIN: CommandSpec = {
     { name: "listen", value: "HOST[:PORT]", default: "0.0.0.0:0", help: "data listener address" },
     {
       name: "advertise",
-      value: "HOST",
-      help: "host the upstream should connect to (default: as the server sees it)",
+      value: "HOST[:PORT]",
+      help: "address the upstream should connect to (default: as the server sees it, the listening port)",
     },
     ...COMMON,
   ],

@@ -34,7 +34,7 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
       name,
       sink,
       listen: hostPort(str(flags, "listen") ?? "0.0.0.0:0", 0, "join"),
-      advertise: str(flags, "advertise") ?? "",
+      ...advertised(str(flags, "advertise")),
       timeoutMs: (seconds(flags, "timeout", "join") ?? 30) * 1000,
       signal: interrupt.signal,
       onEvent: (event) => {
@@ -60,6 +60,13 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
   } finally {
     interrupt.dispose();
   }
+}
+
+/** `--advertise HOST[:PORT]`: what the upstream should connect to instead of what the server sees. */
+function advertised(value: string | undefined): { advertise: string; advertisePort: number } {
+  if (value === undefined) return { advertise: "", advertisePort: 0 };
+  const { host, port } = hostPort(value, 0, "join");
+  return { advertise: host, advertisePort: port };
 }
 
 function sinkSpec(flags: ParsedFlags): SinkSpec {

@@ -32,6 +32,8 @@ export interface JoinOptions {
   listen: { host: string; port: number };
   /** Host to advertise for the data port; empty lets the server use the address it sees. */
   advertise: string;
+  /** Port to advertise when it differs from the listening one (port forwarding, a proxy); 0 = the same. */
+  advertisePort?: number;
   /** Timeout in milliseconds of every wait on a peer. */
   timeoutMs: number;
   /** Ring slots (default 4). */
@@ -92,7 +94,7 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
       version: PROTOCOL_VERSION,
       name: options.name,
       dataHost: options.advertise,
-      dataPort: port,
+      dataPort: options.advertisePort || port,
       sink: options.sink.kind,
       features: [],
     });

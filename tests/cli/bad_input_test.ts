@@ -9,6 +9,7 @@ import { decodeMessage } from "../../lib/protocol/messages.ts";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { KadProcess, KadServer, kadVariants, startJoin } from "../_helpers/kad_cli.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
+import { BitFlipProxy } from "../_helpers/bit_flip_proxy.ts";
 
 const variant = kadVariants()[0];
 const NO_STACK = /^\s+at /m;
@@ -289,4 +290,40 @@ Deno.test("hung node: a middle node stopped (SIGSTOP) mid-stream → the run end
   assertEquals(byName["b-middle"].error?.code, "TIMEOUT");
   assert(byName["c-tail"].status === "failed");
   assert(elapsed < 20_000, `ended ${elapsed} ms after the stop`);
+});
+
+Deno.test("corruption: one bit flipped on the a → b link → b and c fail HASH, a is ok, never a false ok", async () => {
+  const server = new KadServer(variant, [
+    "--bench",
+    "8MB",
+    "--clients",
+    "3",
+    "--timeout",
+    "10",
+    "--order",
+    "name",
+  ]);
+  const port = await server.port;
+  const head = startJoin(variant, port, "a", ["--null"]);
+  // b listens on a fixed free port and advertises the proxy in front of it
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const bPort = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  await using proxy = new BitFlipProxy({ host: "127.0.0.1", port: bPort }, 3_000_000);
+  const middle = startJoin(variant, port, "b", ["--null"], ["--advertise", `127.0.0.1:${proxy.port}`], {
+    listen: `127.0.0.1:${bPort}`,
+  });
+  const tail = startJoin(variant, port, "c", ["--null"]);
+  const [ra, rb, rc] = await Promise.all([head.result(), middle.result(), tail.result()]);
+  const { code, report } = await server.result();
+  assert(proxy.flipped, "the proxy flipped a bit");
+  assertEquals(code, 1);
+  assertEquals(ra.code, 0, ra.stderr);
+  assertEquals(rb.code, 1);
+  assertEquals(rc.code, 1);
+  const byName = Object.fromEntries(report!.nodes.map((n) => [n.name, n]));
+  assertEquals(byName.a.status, "ok");
+  assertEquals(byName.b.error?.code, "HASH");
+  assertEquals(byName.c.error?.code, "HASH");
+  assertEquals(byName.b.bytes, report!.bytes, "the byte count alone would not have caught it");
 });

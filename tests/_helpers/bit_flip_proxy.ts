@@ -1,0 +1,83 @@
+/**
+ * A TCP proxy for one data link that understands kad framing and flips one bit of one payload
+ * byte: corruption that TCP's checksum would not catch, to prove kad's end-to-end hash does.
+ */
+
+import { decodeHeader, FRAME_HEADER_BYTES, FrameType } from "../../lib/protocol/frame.ts";
+
+/** A proxy listening on a free loopback port that forwards to `target`, flipping a bit at `flipAt`. */
+export class BitFlipProxy implements AsyncDisposable {
+  readonly listener: Deno.Listener;
+  readonly #done: Promise<void>;
+  flipped = false;
+
+  constructor(readonly target: { host: string; port: number }, readonly flipAt: number) {
+    this.listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#done = this.#serve();
+  }
+
+  get port(): number {
+    return (this.listener.addr as Deno.NetAddr).port;
+  }
+
+  async #serve(): Promise<void> {
+    let inbound: Deno.Conn;
+    try {
+      inbound = await this.listener.accept();
+    } catch {
+      return;
+    }
+    const outbound = await Deno.connect({ hostname: this.target.host, port: this.target.port });
+    const back = inbound.writable && outbound.readable.pipeTo(inbound.writable).catch(() => {});
+    await this.#forward(inbound, outbound).catch(() => {});
+    try {
+      outbound.closeWrite();
+    } catch {
+      // closed
+    }
+    await back;
+  }
+
+  /** Copies frames, counting payload bytes of DATA frames, and flips bit 0 of payload byte `flipAt`. */
+  async #forward(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+    let payloadSeen = 0;
+    const header = new Uint8Array(FRAME_HEADER_BYTES);
+    for (;;) {
+      if (!await readFull(from, header)) return;
+      const h = decodeHeader(header);
+      const payload = new Uint8Array(h.length);
+      if (!await readFull(from, payload)) return;
+      if (h.type === FrameType.DATA && !this.flipped && payloadSeen + h.length > this.flipAt) {
+        payload[this.flipAt - payloadSeen] ^= 1;
+        this.flipped = true;
+      }
+      if (h.type === FrameType.DATA) payloadSeen += h.length;
+      await writeFull(to, header);
+      await writeFull(to, payload);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.listener.close();
+    } catch {
+      // closed
+    }
+    await this.#done;
+  }
+}
+
+async function readFull(conn: Deno.Conn, target: Uint8Array): Promise<boolean> {
+  let got = 0;
+  while (got < target.length) {
+    const n = await conn.read(target.subarray(got));
+    if (n === null) return false;
+    got += n;
+  }
+  return true;
+}
+
+async function writeFull(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) done += await conn.write(bytes.subarray(done));
+}
