@@ -327,3 +327,39 @@ Deno.test("corruption: one bit flipped on the a → b link → b and c fail HASH
   assertEquals(byName.c.error?.code, "HASH");
   assertEquals(byName.b.bytes, report!.bytes, "the byte count alone would not have caught it");
 });
+
+for (const victim of [0, 2, 5]) {
+  Deno.test(`detection: node ${victim + 1} of 6 killed -9 mid-stream → nodes before ok, it NNF, nodes behind NRF`, async () => {
+    const names = ["n1", "n2", "n3", "n4", "n5", "n6"];
+    const server = new KadServer(variant, ["-", "--clients", "6", "--timeout", "5", "--order", "name"], {
+      stdin: true,
+    });
+    const port = await server.port;
+    const nodes = names.map((name) => startJoin(variant, port, name, ["--null"], ["--timeout", "5"]));
+    await server.joined(6);
+    while (!server.events.some((e) => e.event === "planned")) await new Promise((r) => setTimeout(r, 20));
+    const chunk = new Uint8Array(1 << 20);
+    await server.process.write(chunk);
+    await new Promise((r) => setTimeout(r, 300));
+    nodes[victim].kill("SIGKILL");
+    const killedAt = performance.now();
+    for (let i = 0; i < 8; i++) await server.process.write(chunk).catch(() => {});
+    await server.process.closeStdin();
+    const results = await Promise.all(nodes.map((n) => n.result()));
+    const { code, report } = await server.result(30_000);
+    assertEquals(code, 1);
+    assert(performance.now() - killedAt < 10_000, "detected within seconds");
+    const byName = Object.fromEntries(report!.nodes.map((n) => [n.name, n]));
+    names.forEach((name, i) => {
+      if (i < victim) {
+        assertEquals(byName[name].status, "ok", name);
+        assertEquals(results[i].code, 0, results[i].stderr);
+      } else if (i === victim) {
+        assertEquals(byName[name].error?.code, "NNF", name);
+      } else {
+        assertEquals(byName[name].error?.code, "NRF", `${name}: ${byName[name].error?.message}`);
+        assertEquals(results[i].code, 1);
+      }
+    });
+  });
+}
