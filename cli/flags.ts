@@ -64,6 +64,7 @@ export const SERVE: CommandSpec = {
     { name: "listen", value: "HOST", default: "0.0.0.0", help: "address to listen on" },
     { name: "clients", value: "N", help: "start when N nodes have joined" },
     { name: "wait", value: "S", help: "start when S seconds pass without a new join" },
+    { name: "min-clients", value: "N", help: "with --wait or Enter: never start with fewer than N nodes" },
     { name: "fanout", value: "K", default: "1", help: "children per node: 1 = chain, up to 8 = K-ary tree" },
     { name: "order", value: "join|name", default: "join", help: "order of nodes in the topology" },
     { name: "exclude", value: "PATTERN", multiple: true, help: "tar --exclude pattern (repeatable)" },

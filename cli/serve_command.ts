@@ -35,7 +35,8 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
   const progress = new ProgressLine(err);
   const interrupt = interruptSignal();
   const manual = stdinIsTty ? waitForEnter() : undefined;
-  const start: StartTrigger = { clients, waitSeconds, manual };
+  const minClients = int(flags, "min-clients", "serve", 1, 100_000);
+  const start: StartTrigger = { clients, waitSeconds, manual, minClients };
   const timeout = seconds(flags, "timeout", "serve") ?? 30;
   const server = new Server({
     source,

@@ -13,6 +13,8 @@ export interface StartTrigger {
   waitSeconds?: number;
   /** Start when this resolves (the CLI resolves it on Enter). */
   manual?: Promise<void>;
+  /** The wait and the manual trigger only start once at least this many nodes joined (default 1). */
+  minClients?: number;
 }
 
 /**
@@ -27,18 +29,19 @@ export async function waitForStart(
 ): Promise<void> {
   let manual = false;
   trigger.manual?.then(() => manual = true);
+  const floor = Math.max(1, trigger.minClients ?? 1);
   let lastCount = count();
   let lastJoinAt = performance.now();
   for (;;) {
-    if (signal?.aborted || manual) return;
     const n = count();
+    if (signal?.aborted || (manual && n >= floor)) return;
     if (n !== lastCount) {
       lastCount = n;
       lastJoinAt = performance.now();
     }
     if (trigger.clients !== undefined && n >= trigger.clients) return;
     let waitMs = Infinity;
-    if (trigger.waitSeconds !== undefined && n > 0) {
+    if (trigger.waitSeconds !== undefined && n >= floor) {
       waitMs = lastJoinAt + trigger.waitSeconds * 1000 - performance.now();
       if (waitMs <= 0) return;
     }
@@ -46,7 +49,7 @@ export async function waitForStart(
     let onAbort: (() => void) | undefined;
     await new Promise<void>((resolve) => {
       onJoin(resolve);
-      trigger.manual?.then(() => resolve());
+      if (!manual) trigger.manual?.then(() => resolve()); // once pressed, only joins can change the answer
       onAbort = () => resolve();
       signal?.addEventListener("abort", onAbort, { once: true });
       if (Number.isFinite(waitMs)) timer = setTimeout(resolve, waitMs);
