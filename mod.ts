@@ -103,6 +103,7 @@ export {
 } from "./lib/protocol/frame.ts";
 export type {
   AcceptMessage,
+  DropMessage,
   EndMessage,
   ErrorMessage,
   HelloMessage,

@@ -75,6 +75,13 @@ export type JoinEvent =
 const PROGRESS_INTERVAL_MS = 1000;
 
 /**
+ * A hung child is normally dropped on the server's word (it stops heartbeating, the server sends
+ * DROP after the timeout); the data-plane stall timeout is a slower safety net, so that a node
+ * merely back-pressured by a hung node further down is never mistaken for the hung one.
+ */
+export const STALL_SAFETY_FACTOR = 2;
+
+/**
  * Joins a deployment and returns the node's verdict. Setup failures (server unreachable, refused,
  * version mismatch) throw a {@link KadError}; failures after the plan arrive are in the result.
  */
@@ -168,6 +175,7 @@ class NodeRun {
   readonly #links: LinkProblem[] = [];
   readonly #children: FrameConn[] = [];
   #upstream: FrameConn | null = null;
+  #fanOut: FanOut | null = null;
   #sink: Sink | null = null;
   #sinkError: WireError | null = null;
   /** First fatal reason: set by an abort from the server, the operator, or the stream. */
@@ -224,7 +232,7 @@ class NodeRun {
     const plan = this.#plan;
     const options = this.#options;
     const hasher = await createStreamHasher(parseHashAlgorithm(plan.hashAlgorithm));
-    let fanOut: FanOut | null = null;
+    let fanOut: FanOut | null = null; // also this.#fanOut, for DROP from the server
     try {
       const upstreamPromise = acceptUpstream(this.#listener, {
         deployment: plan.deployment,
@@ -248,10 +256,10 @@ class NodeRun {
       if (this.#abortReason) throw this.#abortReason;
       this.#sink = await openSink(options.sink);
       const outputs: FanOutput[] = [this.#sinkOutput(this.#sink), ...this.#children.map(linkOutput)];
-      fanOut = new FanOut(outputs, {
+      fanOut = this.#fanOut = new FanOut(outputs, {
         slots: options.slots ?? DEFAULT_SLOTS,
         slotBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
-        stallTimeoutMs: options.timeoutMs,
+        stallTimeoutMs: options.timeoutMs * STALL_SAFETY_FACTOR,
         onOutputError: (output, error) => {
           if (output.name === "sink") this.#sinkError ??= wireError(error, "LWF");
           else this.#links.push({ to: output.name, error: wireError(error, "NWF") });
@@ -330,6 +338,11 @@ class NodeRun {
       for (;;) {
         const message = await this.#control.readMessage();
         if (message === null) break;
+        if (message.type === FrameType.DROP) {
+          const { node, code, message: text } = message.body;
+          this.#fanOut?.failOutput(node, new KadError(code, text, { node }));
+          continue;
+        }
         if (message.type === FrameType.ABORT || message.type === FrameType.ERROR) {
           this.#abort(new AbortReceivedError(message.body.code, message.body.message));
           return;

@@ -29,7 +29,7 @@ export const MAX_CONTROL_PAYLOAD = 64 * 1024;
 /** Largest data payload accepted. */
 export const MAX_DATA_PAYLOAD = 4 * 1024 * 1024;
 
-/** Frame types. Values 0x20–0x3f are reserved for authentication and repair. */
+/** Frame types. Values 0x20–0x2f are reserved for authentication, 0x31–0x3f for repair. */
 export const FrameType = {
   /** node → server: protocol version, name, data address. */
   HELLO: 0x01,
@@ -55,6 +55,8 @@ export const FrameType = {
   ERROR: 0x0b,
   /** server → node, or upstream → child: stop now. */
   ABORT: 0x0c,
+  /** server → node: stop feeding child `node`, which stopped answering (first of the repair range 0x30–0x3f). */
+  DROP: 0x30,
 } as const;
 
 /** One of the {@link FrameType} values. */

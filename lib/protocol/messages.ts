@@ -134,6 +134,12 @@ export interface ErrorMessage extends WireError {
   node?: string;
 }
 
+/** server → node: stop feeding a child. */
+export interface DropMessage extends WireError {
+  /** The child to stop feeding. */
+  node: string;
+}
+
 /** A decoded control message, tagged by frame type. */
 export type Message =
   | { type: typeof FrameType.HELLO; body: HelloMessage }
@@ -146,7 +152,8 @@ export type Message =
   | { type: typeof FrameType.PROGRESS; body: ProgressMessage }
   | { type: typeof FrameType.PING; body: Record<string, never> }
   | { type: typeof FrameType.ERROR; body: ErrorMessage }
-  | { type: typeof FrameType.ABORT; body: ErrorMessage };
+  | { type: typeof FrameType.ABORT; body: ErrorMessage }
+  | { type: typeof FrameType.DROP; body: DropMessage };
 
 const MAX_NAME = 255;
 const MAX_TEXT = 4096;
@@ -221,6 +228,11 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
     case FrameType.ERROR:
     case FrameType.ABORT:
       return { type, body: o.error() };
+    case FrameType.DROP: {
+      const { code, message, node } = o.error();
+      if (node === undefined) return o.fail("node");
+      return { type, body: { code, message, node } };
+    }
     default:
       throw new ProtocolError(`Unexpected ${frameName(type)} frame with a JSON payload`);
   }

@@ -126,6 +126,15 @@ export class FanOut {
     }
   }
 
+  /** Fails the output named `name` now (the server said it is gone) and unblocks its pending write. */
+  failOutput(name: string, error: unknown): boolean {
+    const state = this.#outputs.find((s) => s.output.name === name && !s.failed);
+    if (!state) return false;
+    this.#fail(state, error);
+    state.output.abort?.();
+    return true;
+  }
+
   #fail(state: OutputState, error: unknown): void {
     if (state.failed) return;
     state.failed = true;

@@ -11,6 +11,7 @@ import { FrameConn } from "../net/frame_conn.ts";
 import { listenOn } from "../net/listen.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import type { HelloMessage, PeerAddress, ReportMessage, WireError } from "../protocol/messages.ts";
+import { STALL_SAFETY_FACTOR } from "../node/join.ts";
 import { connectChild, linkOutput } from "../relay/data_link.ts";
 import { DEFAULT_SLOT_BYTES, DEFAULT_SLOTS, FanOut } from "../relay/fan_out.ts";
 import { type ByteCounter, pumpSource } from "../relay/stream_pump.ts";
@@ -114,6 +115,7 @@ export class Server {
   #acceptLoop: Promise<void> = Promise.resolve();
   readonly #handshakes = new Set<Promise<void>>();
   #outcome: SourceOutcome | null = null;
+  #fanOut: FanOut | null = null;
   #plan: Plan | null = null;
   readonly #announced = new Set<string>();
 
@@ -233,21 +235,22 @@ export class Server {
     const fanOut = new FanOut(heads.map(linkOutput), {
       slots: options.slots ?? DEFAULT_SLOTS,
       slotBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
-      stallTimeoutMs: options.timeoutMs,
+      stallTimeoutMs: options.timeoutMs * STALL_SAFETY_FACTOR,
     });
+    this.#fanOut = fanOut;
     const onAbort = () => void source.abort();
     options.signal?.addEventListener("abort", onAbort, { once: true });
     let error: WireError | null = null;
     try {
-      if (heads.length === 0) throw new KadError("NWF", "No node fed by the source could be reached");
+      if (heads.length === 0) throw new KadError("NNF", "No node fed by the source could be reached");
       await pumpSource(source, fanOut, hasher, counter, options.signal);
       await source.finish();
       if (options.signal?.aborted) throw new KadError("ABORT", "Deployment interrupted by the operator");
     } catch (caught) {
       error = options.signal?.aborted
         ? { code: "ABORT", message: "Deployment interrupted by the operator" }
-        : caught instanceof KadError && caught.code === "NWF"
-        ? { code: "NWF", message: caught.message }
+        : caught instanceof KadError && (caught.code === "NWF" || caught.code === "NNF")
+        ? { code: caught.code, message: caught.message }
         : { code: "LRF", message: `Source failed: ${describeError(caught)}` };
       await source.abort();
     } finally {
@@ -263,7 +266,9 @@ export class Server {
       await head.send(end.type, end.body, error === null ? counter.bytes : 0).catch(() => {});
       head.close();
     }));
-    if (error !== null) {
+    // a failed source, an operator abort or unreachable heads reach every node at once on its control
+    // connection; when the heads died mid-stream (NWF), the nodes learn it from their own broken links
+    if (error !== null && error.code !== "NWF") {
       for (const session of this.#sessions.values()) {
         session.control.send(FrameType.ABORT, error).catch(() => {});
       }
@@ -374,6 +379,21 @@ export class Server {
     });
   }
 
+  /** A node lost mid-stream: its upstream stops feeding it at once instead of waiting on a full socket. */
+  #dropFromUpstream(session: NodeSession): void {
+    const planned = this.#plan?.nodes.find((n) => n.name === session.node.name);
+    if (!planned || session.lost === null) return;
+    const reason = { code: session.lost.code, message: session.lost.message, node: planned.name };
+    if (planned.upstream === SERVER_NAME) {
+      this.#fanOut?.failOutput(
+        planned.name,
+        new KadError(reason.code, reason.message, { node: planned.name }),
+      );
+    } else {
+      this.#sessions.get(planned.upstream)?.control.send(FrameType.DROP, reason).catch(() => {});
+    }
+  }
+
   #ping(): void {
     for (const session of this.#sessions.values()) {
       session.control.send(FrameType.PING, {}).catch(() => {});
@@ -469,6 +489,7 @@ export class Server {
       };
     }
     session.control.close();
+    if (this.#outcome === null) this.#dropFromUpstream(session);
     if (!this.#started) {
       this.#sessions.delete(session.node.name);
       this.#options.onEvent?.({ type: "left", name: session.node.name, count: this.#sessions.size });

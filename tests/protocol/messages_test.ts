@@ -40,6 +40,7 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
   [FrameType.PING, {}],
   [FrameType.ERROR, { code: "REFUSED", message: "late" }],
   [FrameType.ABORT, { code: "LRF", message: "source failed", node: "server" }],
+  [FrameType.DROP, { code: "TIMEOUT", message: "No data from n3 for 5 s", node: "n3" }],
 ];
 
 for (const [type, body] of SAMPLES) {
@@ -70,4 +71,8 @@ Deno.test("messages: wrong field types, bad ports, unknown codes and control cha
 
 Deno.test("messages: a JSON payload on a DATA frame type is rejected", () => {
   assertThrows(() => decodeMessage(FrameType.DATA, json({})), ProtocolError);
+});
+
+Deno.test("messages: DROP must name the child to drop", () => {
+  assertThrows(() => decodeMessage(FrameType.DROP, json({ code: "TIMEOUT", message: "x" })), /"node"/);
 });
