@@ -255,13 +255,15 @@ class NodeRun {
       this.#upstream = await upstreamPromise;
       if (this.#abortReason) throw this.#abortReason;
       this.#sink = await openSink(options.sink);
-      const outputs: FanOutput[] = [this.#sinkOutput(this.#sink), ...this.#children.map(linkOutput)];
+      const sinkOutput = this.#sinkOutput(this.#sink);
+      const outputs: FanOutput[] = [sinkOutput, ...this.#children.map(linkOutput)];
       fanOut = this.#fanOut = new FanOut(outputs, {
         slots: options.slots ?? DEFAULT_SLOTS,
         slotBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
         stallTimeoutMs: options.timeoutMs * STALL_SAFETY_FACTOR,
         onOutputError: (output, error) => {
-          if (output.name === "sink") this.#sinkError ??= wireError(error, "LWF");
+          // by identity: a child may well be named "sink"
+          if (output === sinkOutput) this.#sinkError ??= wireError(error, "LWF");
           else this.#links.push({ to: output.name, error: wireError(error, "NWF") });
         },
       });
@@ -297,7 +299,7 @@ class NodeRun {
 
   #sinkOutput(sink: Sink): FanOutput {
     return {
-      name: "sink",
+      name: `sink (${sink.description})`,
       view: "payload",
       write: (bytes) => sink.write(bytes),
       abort: () => void sink.abort(),
