@@ -14,11 +14,16 @@ import { listenOn } from "../net/listen.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import type { LinkProblem, PlanMessage, ReportMessage, WireError } from "../protocol/messages.ts";
 import { acceptUpstream, connectChild, connectTo, linkOutput } from "../relay/data_link.ts";
-import { DEFAULT_SLOT_BYTES, DEFAULT_SLOTS, FanOut, type FanOutput } from "../relay/fan_out.ts";
+import {
+  DEFAULT_SLOT_BYTES,
+  DEFAULT_SLOTS,
+  FanOut,
+  type FanOutput,
+  STALL_SAFETY_FACTOR,
+} from "../relay/fan_out.ts";
 import { type ByteCounter, relayFrames } from "../relay/stream_pump.ts";
 import { openSink, validateSink } from "../sink/open_sink.ts";
 import type { Sink, SinkSpec } from "../sink/sink.ts";
-import { withDeadline } from "../time/deadline.ts";
 
 /** Options of {@link join}. */
 export interface JoinOptions {
@@ -73,13 +78,6 @@ export type JoinEvent =
   | { type: "done"; result: JoinResult };
 
 const PROGRESS_INTERVAL_MS = 1000;
-
-/**
- * A hung child is normally dropped on the server's word (it stops heartbeating, the server sends
- * DROP after the timeout); the data-plane stall timeout is a slower safety net, so that a node
- * merely back-pressured by a hung node further down is never mistaken for the hung one.
- */
-export const STALL_SAFETY_FACTOR = 2;
 
 /**
  * Joins a deployment and returns the node's verdict. Setup failures (server unreachable, refused,
@@ -270,7 +268,7 @@ class NodeRun {
       await this.#upstream.send(FrameType.LINK_OK, { offset: 0 });
       this.#startedAt = performance.now();
       const end = await relayFrames(this.#upstream, fanOut, hasher, this.#counter);
-      await finishWithin(fanOut, options.timeoutMs, () => this.#children.forEach((c) => c.close()));
+      await fanOut.finish(options.timeoutMs);
       await this.#endChildren(FrameType.END, end);
       const hash = hasher.digest();
       await this.#finishSink();
@@ -283,7 +281,7 @@ class NodeRun {
       const error = wireError(reason, "NRF");
       await this.#sink?.abort();
       if (fanOut) {
-        await finishWithin(fanOut, options.timeoutMs, () => this.#children.forEach((c) => c.close()));
+        await fanOut.finish(options.timeoutMs);
       }
       const passedOn = reason instanceof AbortReceivedError;
       await this.#endChildren(FrameType.ABORT, {
@@ -366,12 +364,6 @@ class NodeRun {
       streamBytes: this.#plan.streamBytes,
     });
   }
-}
-
-/** Waits for the fan-out to drain; past the timeout, `unblock` closes what is stuck and the wait ends. */
-async function finishWithin(fanOut: FanOut, timeoutMs: number, unblock: () => void): Promise<void> {
-  await withDeadline(fanOut.finish(), timeoutMs, unblock);
-  await fanOut.finish();
 }
 
 function verify(bytes: number, hash: string, end: { bytes: number; hash: string }): WireError | null {

@@ -13,6 +13,7 @@
  */
 
 import { TimeoutError } from "../errors.ts";
+import { withDeadline } from "../time/deadline.ts";
 import { FRAME_HEADER_BYTES } from "../protocol/frame.ts";
 
 /** Which bytes of a slot an output receives. */
@@ -70,6 +71,14 @@ export interface FanOutOptions {
    */
   stallTimeoutMs?: number;
 }
+
+/**
+ * Multiplier of the peer timeout used as the write-stall timeout. A hung child is normally dropped on
+ * the server's word (it stops heartbeating, the server sends DROP after the timeout); the stall
+ * timeout is a slower safety net, so a node merely back-pressured by a hung node further down is never
+ * mistaken for the hung one.
+ */
+export const STALL_SAFETY_FACTOR = 2;
 
 /** Default ring geometry: 4 × 256 KiB. */
 export const DEFAULT_SLOTS = 4;
@@ -181,12 +190,29 @@ export class FanOut {
     for (const state of this.#outputs) this.#wakeOutput(state);
   }
 
-  /** Waits until every output has written every published slot, then stops the writer loops. */
-  async finish(): Promise<void> {
+  /**
+   * Waits until every output has written every published slot, then stops the writer loops. With a
+   * deadline, outputs still behind when it passes are failed with a {@link TimeoutError} and aborted,
+   * so the wait always ends.
+   */
+  async finish(deadlineMs = 0): Promise<void> {
     this.#finished = true;
     for (const state of this.#outputs) this.#wakeOutput(state);
-    await Promise.all(this.#outputs.map((s) => s.done));
+    const drained = Promise.all(this.#outputs.map((s) => s.done));
+    if (deadlineMs > 0) await withDeadline(drained, deadlineMs, () => this.#abortStragglers(deadlineMs));
+    await drained;
     clearInterval(this.#watchdog);
+  }
+
+  #abortStragglers(deadlineMs: number): void {
+    for (const state of this.#outputs) {
+      if (state.failed || state.next === this.#produced) continue;
+      this.#fail(
+        state,
+        new TimeoutError(`Writing to ${state.output.name} did not finish within ${deadlineMs / 1000} s`),
+      );
+      state.output.abort?.();
+    }
   }
 
   #wakeOutput(state: OutputState): void {

@@ -11,16 +11,14 @@ import { FrameConn } from "../net/frame_conn.ts";
 import { listenOn } from "../net/listen.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import type { HelloMessage, PeerAddress, ReportMessage, WireError } from "../protocol/messages.ts";
-import { STALL_SAFETY_FACTOR } from "../node/join.ts";
 import { connectChild, linkOutput } from "../relay/data_link.ts";
-import { DEFAULT_SLOT_BYTES, DEFAULT_SLOTS, FanOut } from "../relay/fan_out.ts";
+import { DEFAULT_SLOT_BYTES, DEFAULT_SLOTS, FanOut, STALL_SAFETY_FACTOR } from "../relay/fan_out.ts";
 import { type ByteCounter, pumpSource } from "../relay/stream_pump.ts";
 import { type DeploymentReport, judgeNode, type NodeResult, type SourceOutcome } from "../report/report.ts";
 import { openSource, validateSource } from "../source/open_source.ts";
 import { FailedSource } from "../source/failed_source.ts";
 import type { Source, SourceSpec } from "../source/source.ts";
 import { type Plan, type PlanOrder, planTopology, SERVER_NAME } from "../topology/planner.ts";
-import { withDeadline } from "../time/deadline.ts";
 import { type StartTrigger, waitForStart } from "./start_trigger.ts";
 
 /** Options of a {@link Server}. */
@@ -256,8 +254,7 @@ export class Server {
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
     }
-    await withDeadline(fanOut.finish(), options.timeoutMs, () => heads.forEach((h) => h.close()));
-    await fanOut.finish();
+    await fanOut.finish(options.timeoutMs);
     const hash = hasher.digest();
     const end = error === null
       ? { type: FrameType.END, body: { bytes: counter.bytes, hash, algorithm: options.hash } }

@@ -20,16 +20,3 @@ export async function withDeadline<T, U>(
     clearTimeout(timer);
   }
 }
-
-/** Sleeps `ms` milliseconds; resolves early when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}

@@ -92,3 +92,21 @@ Deno.test("fan-out: slots are reused, not reallocated", async () => {
   await fanOut.finish();
   assertEquals(buffers.size, 2);
 });
+
+Deno.test("fan-out: finish with a deadline fails and aborts a writer still stuck, and returns", async () => {
+  const stuck = new RecordingOutput("stuck");
+  let release!: () => void;
+  stuck.gate = new Promise((r) => release = r);
+  let aborted = false;
+  const output = Object.assign(stuck, { abort: () => (aborted = true, release()) });
+  const errors: string[] = [];
+  const fanOut = new FanOut([output], {
+    slots: 2,
+    slotBytes: 16,
+    onOutputError: (_o, error) => errors.push((error as Error).message),
+  });
+  await produce(fanOut, 1);
+  await fanOut.finish(100);
+  assert(aborted);
+  assertEquals(errors, ["Writing to stuck did not finish within 0.1 s"]);
+});
