@@ -243,11 +243,12 @@ export class Server {
       if (heads.length === 0) throw new KadError("NNF", "No node fed by the source could be reached");
       await pumpSource(source, fanOut, hasher, counter, options.signal);
       await source.finish();
-      if (options.signal?.aborted) throw new KadError("ABORT", "Deployment interrupted by the operator");
+      if (options.signal?.aborted) throw new KadError(ABORTED.code, ABORTED.message);
     } catch (caught) {
+      // a typed failure of the stream keeps its code; anything from the source itself is LRF
       error = options.signal?.aborted
-        ? { code: "ABORT", message: "Deployment interrupted by the operator" }
-        : caught instanceof KadError && (caught.code === "NWF" || caught.code === "NNF")
+        ? ABORTED
+        : caught instanceof KadError && caught.code !== "LRF"
         ? { code: caught.code, message: caught.message }
         : { code: "LRF", message: `Source failed: ${describeError(caught)}` };
       await source.abort();
