@@ -83,6 +83,7 @@ export {
   createStreamHasher,
   HASH_ALGORITHMS,
   type HashAlgorithm,
+  hashFile,
   parseHashAlgorithm,
   type StreamHasher,
 } from "./lib/integrity/stream_hash.ts";

@@ -9,9 +9,9 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { canBuildNetlab, Netlab, type NetlabHost, parseRate } from "../lib/netlab/netlab.ts";
-import { createStreamHasher } from "../lib/integrity/stream_hash.ts";
+import { canBuildNetlab, Netlab, parseRate } from "../lib/netlab/netlab.ts";
+import { hashFile } from "../lib/integrity/stream_hash.ts";
+import { exists, have, kadArgv, waitListening } from "./_tools.ts";
 import { renderSvgPlot } from "../cli/svg_plot.ts";
 import { byteSize } from "../cli/flags.ts";
 
@@ -29,22 +29,7 @@ const COUNTS = values.nodes!.split(",").map(Number);
 const BYTES = byteSize(values.size!, "size", "bench");
 const RATE = values.rate!;
 const TOOLS = values.tools!.split(",");
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const BUNDLE = join(ROOT, "dist/kad.js");
-const KAD = [Deno.execPath(), "run", "--quiet", "-A", exists(BUNDLE) ? BUNDLE : join(ROOT, "cli/main.ts")];
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function have(tool: string): boolean {
-  return new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" }).outputSync().success;
-}
+const KAD = kadArgv();
 
 async function ensureTools(): Promise<void> {
   const missing = [["socat", "socat"], ["udp-sender", "udpcast"], ["iperf3", "iperf3"]].filter(([t]) =>
@@ -62,30 +47,8 @@ async function ensureTools(): Promise<void> {
 const spawn = (argv: string[], stdout: "null" | "piped" = "null") =>
   new Deno.Command(argv[0], { args: argv.slice(1), stdout, stderr: "piped" }).spawn();
 
-async function hashFile(path: string): Promise<string> {
-  const hasher = await createStreamHasher("xxh128");
-  using file = await Deno.open(path);
-  const buf = new Uint8Array(1 << 20);
-  for (let n = await file.read(buf); n !== null; n = await file.read(buf)) hasher.update(buf.subarray(0, n));
-  return hasher.digest();
-}
-
-/** Waits until something listens on `port` in `host` without connecting to it. */
-async function listening(host: NetlabHost, port: number, proto = "t"): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    const out = await new Deno.Command("ip", {
-      args: ["netns", "exec", host.namespace, "ss", `-Hl${proto}n`, `sport = :${port}`],
-      stdout: "piped",
-    }).output();
-    if (new TextDecoder().decode(out.stdout).trim()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`nothing listens on ${host.address}:${port}`);
-}
-
 interface Run {
   seconds: number;
-  copiesOk: number;
 }
 
 /** kad's time is its report's: from the start of streaming (links included) to the last verified copy. */
@@ -107,7 +70,7 @@ async function kadRun(lab: Netlab, image: string, dir: string, n: number): Promi
     ]),
     "piped",
   );
-  await listening(server, 9997);
+  await waitListening(9997, server.namespace);
   const joins = nodes.map((h, i) =>
     spawn(
       lab.exec(h, [
@@ -124,7 +87,7 @@ async function kadRun(lab: Netlab, image: string, dir: string, n: number): Promi
   );
   const [out] = await Promise.all([srv.output(), ...joins.map((j) => j.output())]);
   const lines = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
-  return { seconds: lines.find((l) => l.event === "done").report.seconds, copiesOk: 0 };
+  return { seconds: lines.find((l) => l.event === "done").report.seconds };
 }
 
 async function socatChain(lab: Netlab, image: string, dir: string, _n: number): Promise<Run> {
@@ -142,12 +105,12 @@ async function socatChain(lab: Netlab, image: string, dir: string, _n: number): 
     );
     await Deno.chmod(script, 0o755);
     procs.push(spawn(lab.exec(nodes[i], ["socat", "-u", "TCP-LISTEN:7000,reuseaddr", `EXEC:${script}`])));
-    await listening(nodes[i], 7000);
+    await waitListening(7000, nodes[i].namespace);
   }
   const t0 = performance.now();
   const sender = spawn(lab.exec(server, ["socat", "-u", `OPEN:${image}`, `TCP:${nodes[0].address}:7000`]));
   await Promise.all([sender.output(), ...procs.map((p) => p.output())]);
-  return { seconds: (performance.now() - t0) / 1000, copiesOk: 0 };
+  return { seconds: (performance.now() - t0) / 1000 };
 }
 
 async function star(lab: Netlab, image: string, dir: string, _n: number): Promise<Run> {
@@ -157,13 +120,13 @@ async function star(lab: Netlab, image: string, dir: string, _n: number): Promis
       lab.exec(h, ["socat", "-u", "TCP-LISTEN:7000,reuseaddr", `OPEN:${join(dir, `copy-${i}`)},creat,trunc`]),
     )
   );
-  for (const h of nodes) await listening(h, 7000);
+  for (const h of nodes) await waitListening(7000, h.namespace);
   const t0 = performance.now();
   const senders = nodes.map((h) =>
     spawn(lab.exec(server, ["socat", "-u", `OPEN:${image}`, `TCP:${h.address}:7000`]))
   );
   await Promise.all([...senders, ...receivers].map((p) => p.output()));
-  return { seconds: (performance.now() - t0) / 1000, copiesOk: 0 };
+  return { seconds: (performance.now() - t0) / 1000 };
 }
 
 async function udpcast(lab: Netlab, image: string, dir: string, n: number): Promise<Run> {
@@ -187,7 +150,7 @@ async function udpcast(lab: Netlab, image: string, dir: string, n: number): Prom
     image,
   ]));
   await Promise.all([sender, ...receivers].map((p) => p.output()));
-  return { seconds: (performance.now() - t0) / 1000, copiesOk: 0 };
+  return { seconds: (performance.now() - t0) / 1000 };
 }
 
 const RUNNERS: Record<string, (lab: Netlab, image: string, dir: string, n: number) => Promise<Run>> = {

@@ -13,6 +13,7 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { exists, have, kadArgv, waitListening } from "./_tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -20,27 +21,12 @@ const { values } = parseArgs({
 });
 const BYTES = Number(values.bytes);
 const RUNS = Number(values.runs);
-const ROOT = new URL("../", import.meta.url).pathname;
-// the bundle is what the compiled binary embeds; fall back to the source
-const BUNDLE = join(ROOT, "dist/kad.js");
-const KAD = [Deno.execPath(), "run", "--quiet", "-A", isFile(BUNDLE) ? BUNDLE : join(ROOT, "cli/main.ts")];
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
+const KAD = kadArgv();
 
 interface Sample {
   seconds: number;
   cpuSeconds: number;
   rssKiB: number;
-}
-
-function have(tool: string): boolean {
-  return new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" }).outputSync().success;
 }
 
 function freePort(): number {
@@ -65,17 +51,6 @@ async function timed(child: Deno.ChildProcess): Promise<Sample> {
   const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(new TextDecoder().decode(stderr));
   if (!m) throw new Error(`no timing in: ${new TextDecoder().decode(stderr)}`);
   return { seconds: Number(m[1]), cpuSeconds: Number(m[2]) + Number(m[3]), rssKiB: Number(m[4]) };
-}
-
-/** Waits until something listens on `port` without connecting (socat without fork accepts once). */
-async function waitListening(port: number): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    const ss = await new Deno.Command("ss", { args: ["-Hltn", `sport = :${port}`], stdout: "piped" })
-      .output();
-    if (new TextDecoder().decode(ss.stdout).trim() !== "") return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 /** Starts `kad serve --bench BYTES` (a source at memory speed); returns the port and the exit. */
@@ -168,14 +143,6 @@ async function socatChain(dir: string): Promise<Sample> {
   return { ...sample, seconds: (performance.now() - t0) / 1000 };
 }
 
-function isDir(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 async function emptyDir(dir: string): Promise<void> {
   for await (const e of Deno.readDir(dir)) await Deno.remove(join(dir, e.name));
 }
@@ -204,7 +171,10 @@ if (!have("/usr/bin/time")) {
 console.log(`kad vs socat on loopback, ${(BYTES / 1e9).toFixed(1)} GB per run, median of ${RUNS}`);
 console.log(`(CPU and RSS are those of the measured hop: the middle node)\n`);
 // files go to tmpfs when there is one: the comparison is of the tools, not of the disk (kad fsyncs)
-const dir = await Deno.makeTempDir({ prefix: "kad-bench-", dir: isDir("/dev/shm") ? "/dev/shm" : undefined });
+const dir = await Deno.makeTempDir({
+  prefix: "kad-bench-",
+  dir: exists("/dev/shm", "dir") ? "/dev/shm" : undefined,
+});
 try {
   const kh = await median(kadHop);
   console.log(row("per hop: kad join --null", kh));

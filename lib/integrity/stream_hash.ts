@@ -54,3 +54,12 @@ export async function createStreamHasher(algorithm: HashAlgorithm): Promise<Stre
     digest: () => hash.digest("hex"),
   };
 }
+
+/** Hashes a whole file with `algorithm` (1 MiB reads). */
+export async function hashFile(path: string, algorithm: HashAlgorithm = "xxh128"): Promise<string> {
+  const hasher = await createStreamHasher(algorithm);
+  using file = await Deno.open(path, { read: true });
+  const buf = new Uint8Array(1 << 20);
+  for (let n = await file.read(buf); n !== null; n = await file.read(buf)) hasher.update(buf.subarray(0, n));
+  return hasher.digest();
+}

@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { createStreamHasher } from "../integrity/stream_hash.ts";
+import { hashFile } from "../integrity/stream_hash.ts";
 
 /** What is recorded of one entry. */
 interface EntryFacts {
@@ -120,18 +120,6 @@ async function scanTree(root: string): Promise<Map<string, EntryFacts>> {
   };
   await walk(".");
   return out;
-}
-
-async function hashFile(path: string): Promise<string> {
-  const hasher = await createStreamHasher("xxh128");
-  using file = await Deno.open(path, { read: true });
-  const buf = new Uint8Array(1 << 20);
-  for (;;) {
-    const n = await file.read(buf);
-    if (n === null) break;
-    hasher.update(buf.subarray(0, n));
-  }
-  return hasher.digest();
 }
 
 function octal(mode: number): string {

@@ -1,0 +1,45 @@
+/**
+ * What the benchmark scripts share: finding kad (the bundle the binary embeds, else the source),
+ * tools on the PATH, and waiting for a listener without connecting to it.
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/** The argv that runs kad: dist/kad.js when bundled (what `deno compile` embeds), else cli/main.ts. */
+export function kadArgv(): string[] {
+  const bundle = join(ROOT, "dist/kad.js");
+  return [Deno.execPath(), "run", "--quiet", "-A", exists(bundle) ? bundle : join(ROOT, "cli/main.ts")];
+}
+
+/** True when `path` exists (and, with `kind`, is of that kind). */
+export function exists(path: string, kind?: "file" | "dir"): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return kind === undefined || (kind === "file" ? info.isFile : info.isDirectory);
+  } catch {
+    return false;
+  }
+}
+
+/** True when `tool` is on the PATH (or an existing path). */
+export function have(tool: string): boolean {
+  return new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" }).outputSync().success;
+}
+
+/**
+ * Waits until something listens on TCP (or UDP with `proto` "u") `port`, in a network namespace when
+ * given, without connecting: socat without fork would spend its one accept on the probe.
+ */
+export async function waitListening(port: number, namespace?: string, proto: "t" | "u" = "t"): Promise<void> {
+  const ss = ["ss", `-Hl${proto}n`, `sport = :${port}`];
+  const argv = namespace ? ["ip", "netns", "exec", namespace, ...ss] : ss;
+  for (let i = 0; i < 400; i++) {
+    const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped" }).output();
+    if (new TextDecoder().decode(out.stdout).trim() !== "") return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`nothing listens on port ${port}${namespace ? ` in ${namespace}` : ""}`);
+}
