@@ -315,6 +315,7 @@ class NodeRun {
 
   async #endChildren(type: typeof FrameType.END | typeof FrameType.ABORT, body: unknown): Promise<void> {
     await Promise.all(this.#children.map(async (child) => {
+      if (child.closed) return; // an abort already cut it; its write error was recorded then
       try {
         await child.send(type, body, type === FrameType.END ? this.#counter.bytes : 0);
       } catch (error) {
