@@ -48,6 +48,13 @@ export type ParsedFlags = Record<string, string | boolean | string[] | undefined
 const COMMON: FlagSpec[] = [
   { name: "json", help: "write JSON Lines events on stdout" },
   { name: "timeout", value: "S", default: "30", help: "seconds any wait on a peer may last" },
+  { name: "connect-timeout", value: "S", default: "10", help: "seconds to connect to a peer and link up" },
+  {
+    name: "ring",
+    value: "SIZE",
+    default: "32MiB",
+    help: "recent stream kept to repair nodes behind a failure",
+  },
   { name: "verbose", help: "debug logging on stderr" },
   { name: "help", help: "show this help" },
 ];
@@ -71,6 +78,13 @@ export const SERVE: CommandSpec = {
     { name: "no-default-excludes", help: "do not leave out /proc, /sys, /dev, /run, /tmp…" },
     { name: "hash", value: "ALG", default: "xxh128", help: "stream hash: xxh128 or sha256" },
     { name: "report", value: "FILE", help: "write the JSON report to FILE" },
+    {
+      name: "stall-timeout",
+      value: "S",
+      default: "4",
+      help: "a node silent this long while streaming is failed and repaired around",
+    },
+    { name: "abort-on-node-failure", help: "stop the whole deployment when any node fails (all or nothing)" },
     ...COMMON,
   ],
 };
@@ -97,6 +111,10 @@ export const JOIN: CommandSpec = {
       name: "advertise",
       value: "HOST[:PORT]",
       help: "address the upstream should connect to (default: as the server sees it, the listening port)",
+    },
+    {
+      name: "abort-on-sink-error",
+      help: "leave the stream when the local sink fails (default: relay on to the nodes behind)",
     },
     ...COMMON,
   ],
@@ -237,4 +255,11 @@ export function byteSize(value: string, flag: string, command: string): number {
     throw new UsageError(`Option --${flag} takes a positive size, got "${value}"`, command);
   }
   return bytes;
+}
+
+/** `--ring SIZE`: bytes retained for repairs; 0 keeps only the live window. Undefined: the default. */
+export function ringBytes(flags: ParsedFlags, command: string): number | undefined {
+  const value = str(flags, "ring");
+  if (value === undefined) return undefined;
+  return /^0+\s*[kmgt]?i?b?$/i.test(value.trim()) ? 0 : byteSize(value, "ring", command);
 }

@@ -6,7 +6,7 @@
 
 import { join, type JoinEvent, type JoinResult } from "../lib/node/join.ts";
 import type { SinkSpec } from "../lib/sink/sink.ts";
-import { hostPort, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
+import { hostPort, type ParsedFlags, ringBytes, seconds, str, UsageError } from "./flags.ts";
 import { formatProgress, ProgressLine } from "./progress.ts";
 import { interruptSignal } from "./signals.ts";
 import { stderrOut, stdoutOut } from "./terminal.ts";
@@ -36,6 +36,9 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
       listen: hostPort(str(flags, "listen") ?? "0.0.0.0:0", 0, "join"),
       ...advertised(str(flags, "advertise")),
       timeoutMs: (seconds(flags, "timeout", "join") ?? 30) * 1000,
+      connectTimeoutMs: (seconds(flags, "connect-timeout", "join") ?? 10) * 1000,
+      ringBytes: ringBytes(flags, "join"),
+      abortOnSinkError: flags["abort-on-sink-error"] === true,
       signal: interrupt.signal,
       onEvent: (event) => {
         if (json) out.write(JSON.stringify({ event: event.type, ...eventBody(event) }) + "\n");
@@ -108,6 +111,10 @@ function describe(event: JoinEvent, name: string): string {
     }
     case "progress":
       return "";
+    case "orphaned":
+      return `kad: lost upstream ${event.upstream} at ${event.bytes} bytes; waiting for the server's repair`;
+    case "relinked":
+      return `kad: ${event.upstream} feeds this node now, from byte ${event.bytes}`;
     case "done":
       return describeResult(event.result);
   }

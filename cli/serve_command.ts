@@ -10,8 +10,8 @@ import { type ServeEvent, Server } from "../lib/server/serve.ts";
 import type { StartTrigger } from "../lib/server/start_trigger.ts";
 import type { SourceSpec } from "../lib/source/source.ts";
 import type { PlanOrder } from "../lib/topology/planner.ts";
-import { byteSize, int, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
-import { formatProgress, ProgressLine } from "./progress.ts";
+import { byteSize, int, type ParsedFlags, ringBytes, seconds, str, UsageError } from "./flags.ts";
+import { formatBytes, formatProgress, ProgressLine } from "./progress.ts";
 import { renderReport } from "./report_table.ts";
 import { interruptSignal } from "./signals.ts";
 import { stderrOut, stdoutOut, useColor } from "./terminal.ts";
@@ -46,6 +46,10 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     order: order as PlanOrder,
     hash: parseHashAlgorithm(str(flags, "hash") ?? "xxh128"),
     timeoutMs: timeout * 1000,
+    stallTimeoutMs: (seconds(flags, "stall-timeout", "serve") ?? 4) * 1000,
+    connectTimeoutMs: (seconds(flags, "connect-timeout", "serve") ?? 10) * 1000,
+    ringBytes: ringBytes(flags, "serve"),
+    abortOnNodeFailure: flags["abort-on-node-failure"] === true,
     signal: interrupt.signal,
     onEvent: (event) => {
       if (json) out.write(JSON.stringify(jsonEvent(event)) + "\n");
@@ -131,6 +135,18 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
         nodesDone: event.progress.nodesDone,
         nodeCount: event.progress.nodeCount,
       });
+    case "node-lost":
+      return `kad: ${event.name} lost (${event.error.code}: ${event.error.message}); repairing around it`;
+    case "repaired": {
+      const r = event.repair;
+      if (r.error) {
+        return `kad: repair after ${r.failed} failed for ${r.child}: ${r.error.code}: ${r.error.message}`;
+      }
+      return `kad: repaired after ${r.failed}: ${r.upstream} feeds ${r.child} from ${
+        formatBytes(r.offset ?? 0)
+      } ` +
+        `(resent ${formatBytes(r.resentBytes)}, ${r.seconds.toFixed(2)} s)`;
+    }
     case "node-done":
     case "done":
       return "";
@@ -153,6 +169,10 @@ function jsonEvent(event: ServeEvent): Record<string, unknown> {
       return { event: "progress", ...event.progress };
     case "node-done":
       return { event: "node-done", ...event.node };
+    case "node-lost":
+      return { event: "node-lost", name: event.name, error: event.error };
+    case "repaired":
+      return { event: "repaired", ...event.repair };
     case "done":
       return { event: "done", report: event.report };
   }

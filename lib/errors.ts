@@ -19,6 +19,8 @@
  * - `PROTO` the peer broke the protocol (garbage, version mismatch, oversized frame).
  * - `ABORT` the deployment was aborted (operator interrupt, server shutting down).
  * - `REFUSED` the server refused the node (late join, duplicate name).
+ * - `GAP`  a repair found nobody still holding the bytes this node lacked (rings too small,
+ *   source not seekable).
  */
 export type ErrorCode =
   | "NWF"
@@ -31,7 +33,8 @@ export type ErrorCode =
   | "TIMEOUT"
   | "PROTO"
   | "ABORT"
-  | "REFUSED";
+  | "REFUSED"
+  | "GAP";
 
 /** Every error code, for validation of codes that arrive on the wire. */
 export const ERROR_CODES: readonly ErrorCode[] = [
@@ -46,6 +49,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "PROTO",
   "ABORT",
   "REFUSED",
+  "GAP",
 ];
 
 /** Options of a {@link KadError}. */

@@ -12,15 +12,26 @@ import { FrameConn } from "../net/frame_conn.ts";
 import { cpuSeconds, peakRssBytes } from "../process/resource_usage.ts";
 import { listenOn } from "../net/listen.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
-import type { LinkProblem, PlanMessage, ReportMessage, WireError } from "../protocol/messages.ts";
-import { acceptUpstream, connectChild, connectTo, linkOutput } from "../relay/data_link.ts";
+import type {
+  EndMessage,
+  LinkProblem,
+  PeerAddress,
+  PlanMessage,
+  ReportMessage,
+  WireError,
+} from "../protocol/messages.ts";
+import { type ChildLink, connectChild, connectTo } from "../relay/data_link.ts";
+import { Downstream } from "../relay/downstream.ts";
 import {
+  DEFAULT_RING_BYTES,
   DEFAULT_SLOT_BYTES,
   DEFAULT_SLOTS,
   FanOut,
   type FanOutput,
+  NotRetainedError,
   STALL_SAFETY_FACTOR,
 } from "../relay/fan_out.ts";
+import { UpstreamAcceptor } from "../relay/upstream_acceptor.ts";
 import { type ByteCounter, relayFrames } from "../relay/stream_pump.ts";
 import { openSink, validateSink } from "../sink/open_sink.ts";
 import type { Sink, SinkSpec } from "../sink/sink.ts";
@@ -45,6 +56,12 @@ export interface JoinOptions {
   slots?: number;
   /** Bytes per slot (default 256 KiB). */
   slotBytes?: number;
+  /** Bytes of the stream retained for repairing nodes behind this one (default 32 MiB). */
+  ringBytes?: number;
+  /** Limit on connecting to a peer and its handshake (default: `timeoutMs`). */
+  connectTimeoutMs?: number;
+  /** Leave the stream when the local sink fails, instead of relaying on (the default). */
+  abortOnSinkError?: boolean;
   /** Aborts the node (operator interrupt). */
   signal?: AbortSignal;
   /** Receives progress events. */
@@ -67,6 +84,8 @@ export interface JoinResult {
   hash: string;
   /** Seconds from the first byte to the sink's exit. */
   seconds: number;
+  /** Times the node was relinked to a new upstream by a repair. */
+  repairs: number;
 }
 
 /** Events a node emits while it runs. */
@@ -75,6 +94,8 @@ export type JoinEvent =
   | { type: "joined"; deployment: string; joinIndex: number }
   | { type: "planned"; position: number; nodeCount: number; upstream: string; children: string[] }
   | { type: "progress"; bytes: number; streamBytes: number | null }
+  | { type: "orphaned"; upstream: string; bytes: number }
+  | { type: "relinked"; upstream: string; bytes: number }
   | { type: "done"; result: JoinResult };
 
 const PROGRESS_INTERVAL_MS = 1000;
@@ -91,10 +112,13 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
   let control: FrameConn | null = null;
   try {
     const serverName = `server ${options.server.host}:${options.server.port}`;
-    control = new FrameConn(await connectTo(options.server, serverName, options.timeoutMs), {
-      peer: serverName,
-      idleTimeoutMs: options.timeoutMs,
-    });
+    control = new FrameConn(
+      await connectTo(options.server, serverName, options.connectTimeoutMs ?? options.timeoutMs),
+      {
+        peer: serverName,
+        idleTimeoutMs: options.timeoutMs,
+      },
+    );
     await control.send(FrameType.HELLO, {
       version: PROTOCOL_VERSION,
       name: options.name,
@@ -167,24 +191,43 @@ async function waitForPlan(control: FrameConn, signal?: AbortSignal): Promise<Pl
 class NodeRun {
   readonly #options: JoinOptions;
   readonly #control: FrameConn;
-  readonly #listener: Deno.Listener;
   readonly #plan: PlanMessage;
+  readonly #acceptor: UpstreamAcceptor;
   readonly #counter: ByteCounter = { bytes: 0 };
   readonly #links: LinkProblem[] = [];
-  readonly #children: FrameConn[] = [];
+  readonly #adoptions = new Set<Promise<void>>();
   #upstream: FrameConn | null = null;
   #fanOut: FanOut | null = null;
+  #downstream: Downstream | null = null;
+  #fedReady!: (ready: boolean) => void;
+  /** Resolves once the fan-out feeds children (true), or the node gave up before (false). */
+  readonly #fed = new Promise<boolean>((resolve) => this.#fedReady = resolve);
+  /** False once the node is about to report: later adoptions are refused. */
+  #adopting = true;
   #sink: Sink | null = null;
   #sinkError: WireError | null = null;
   /** First fatal reason: set by an abort from the server, the operator, or the stream. */
   #abortReason: KadError | null = null;
   #startedAt = 0;
+  #repairs = 0;
 
   constructor(options: JoinOptions, control: FrameConn, listener: Deno.Listener, plan: PlanMessage) {
     this.#options = options;
     this.#control = control;
-    this.#listener = listener;
     this.#plan = plan;
+    this.#acceptor = new UpstreamAcceptor(listener, {
+      deployment: plan.deployment,
+      self: options.name,
+      upstream: plan.upstream,
+      handshakeTimeoutMs: this.#connectTimeoutMs,
+      parkMs: Math.min(options.timeoutMs, PARK_MS),
+      // a newer link from the upstream means it gave up on the one in use
+      onLink: () => this.#upstream?.close(),
+    });
+  }
+
+  get #connectTimeoutMs(): number {
+    return this.#options.connectTimeoutMs ?? this.#options.timeoutMs;
   }
 
   async run(): Promise<JoinResult> {
@@ -199,6 +242,7 @@ class NodeRun {
     } finally {
       clearInterval(progress);
       this.#options.signal?.removeEventListener("abort", onAbort);
+      await this.#acceptor.close();
     }
     const seconds = this.#startedAt > 0 ? (performance.now() - this.#startedAt) / 1000 : 0;
     const report: ReportMessage = {
@@ -222,6 +266,7 @@ class NodeRun {
       bytes: report.bytes,
       hash,
       seconds,
+      repairs: this.#repairs,
     };
   }
 
@@ -230,68 +275,153 @@ class NodeRun {
     const plan = this.#plan;
     const options = this.#options;
     const hasher = await createStreamHasher(parseHashAlgorithm(plan.hashAlgorithm));
-    let fanOut: FanOut | null = null; // also this.#fanOut, for DROP from the server
+    let fanOut: FanOut | null = null;
+    const planned: ChildLink[] = [];
     try {
-      const upstreamPromise = acceptUpstream(this.#listener, {
+      const firstUpstream = this.#acceptor.take(options.timeoutMs);
+      firstUpstream.catch(() => {});
+      const downstreamOptions = {
         deployment: plan.deployment,
-        from: plan.upstream,
-        to: options.name,
-      }, options.timeoutMs);
+        self: options.name,
+        connectTimeoutMs: this.#connectTimeoutMs,
+        onLinkProblem: (child: string, error: WireError) => this.#linkProblem(child, error),
+      };
       await Promise.all(plan.children.map(async (child) => {
         try {
-          this.#children.push(
+          planned.push(
             await connectChild(
               child,
               { deployment: plan.deployment, from: options.name, to: child.name },
-              options.timeoutMs,
+              this.#connectTimeoutMs,
             ),
           );
         } catch (error) {
-          this.#links.push({ to: child.name, error: wireError(error, "NNF") });
+          this.#linkProblem(child.name, wireError(error, "NNF"));
         }
       }));
-      this.#upstream = await upstreamPromise;
+      let upstream = await firstUpstream;
       if (this.#abortReason) throw this.#abortReason;
       this.#sink = await openSink(options.sink);
       const sinkOutput = this.#sinkOutput(this.#sink);
-      const outputs: FanOutput[] = [sinkOutput, ...this.#children.map(linkOutput)];
-      fanOut = this.#fanOut = new FanOut(outputs, {
+      fanOut = this.#fanOut = new FanOut([sinkOutput], {
         slots: options.slots ?? DEFAULT_SLOTS,
         slotBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
+        ringBytes: options.ringBytes ?? DEFAULT_RING_BYTES,
         stallTimeoutMs: options.timeoutMs * STALL_SAFETY_FACTOR,
+        holdMs: options.timeoutMs,
         onOutputError: (output, error) => {
           // by identity: a child may well be named "sink"
-          if (output === sinkOutput) this.#sinkError ??= wireError(error, "LWF");
-          else this.#links.push({ to: output.name, error: wireError(error, "NWF") });
+          if (output === sinkOutput) this.#sinkFailed(wireError(error, "LWF"));
+          else this.#linkProblem(output.name, wireError(error, "NWF"));
         },
       });
-      await this.#upstream.send(FrameType.LINK_OK, { offset: 0 });
-      this.#startedAt = performance.now();
-      const end = await relayFrames(this.#upstream, fanOut, hasher, this.#counter);
+      const downstream = this.#downstream = new Downstream(fanOut, downstreamOptions);
+      for (const link of planned.splice(0)) downstream.attach(link);
+      this.#fedReady(true);
+      let end: EndMessage;
+      for (;;) {
+        this.#upstream = upstream;
+        upstream.idleTimeoutMs = options.timeoutMs;
+        await upstream.send(FrameType.LINK_OK, { offset: this.#counter.bytes });
+        if (this.#startedAt === 0) this.#startedAt = performance.now();
+        try {
+          end = await relayFrames(upstream, fanOut, hasher, this.#counter);
+          break;
+        } catch (error) {
+          upstream.close();
+          if (this.#abortReason || !isLinkLoss(error)) throw error;
+          upstream = await this.#awaitNewUpstream(upstream.peer, error as KadError);
+        }
+      }
       await fanOut.finish(options.timeoutMs);
-      await this.#endChildren(FrameType.END, end);
+      const ended = downstream.end({ type: FrameType.END, body: end, offset: this.#counter.bytes });
       const hash = hasher.digest();
       await this.#finishSink();
       const verdict = this.#sinkError ?? verify(this.#counter.bytes, hash, end);
       if (verdict === null) await this.#sink.commit();
       else await this.#sink.abort();
+      await this.#endAdoptions();
+      await ended;
+      await downstream.settled(); // children adopted while the stream ended
       return { error: verdict, hash };
     } catch (caught) {
+      this.#fedReady(false);
       const reason = this.#abortReason ?? caught;
       const error = wireError(reason, "NRF");
       await this.#sink?.abort();
-      if (fanOut) {
-        await fanOut.finish(options.timeoutMs);
-      }
+      if (fanOut) await fanOut.finish(options.timeoutMs);
       const passedOn = reason instanceof AbortReceivedError;
-      await this.#endChildren(FrameType.ABORT, {
+      const body = {
         code: error.code,
         message: passedOn ? error.message : `Upstream ${options.name} failed: ${error.message}`,
-      });
+      };
+      for (const link of planned) await link.conn.send(FrameType.ABORT, body).catch(() => {});
+      await this.#endAdoptions();
+      await this.#downstream?.end({ type: FrameType.ABORT, body, offset: 0 });
       return { error, hash: "" };
     } finally {
+      this.#adopting = false;
+      fanOut?.close();
       this.#upstream?.close();
-      for (const child of this.#children) child.close();
+      for (const link of planned) link.conn.close();
+      this.#downstream?.closeAll();
+    }
+  }
+
+  /** The upstream link broke: tell the server what this node holds and wait for the repair. */
+  async #awaitNewUpstream(lost: string, error: KadError): Promise<FrameConn> {
+    const offset = this.#counter.bytes;
+    await this.#control.send(FrameType.UPSTREAM_LOST, {
+      code: error.code,
+      message: error.message,
+      upstream: lost,
+      offset,
+    }).catch(() => {});
+    this.#options.onEvent?.({ type: "orphaned", upstream: lost, bytes: offset });
+    let upstream: FrameConn;
+    try {
+      upstream = await this.#acceptor.take(this.#options.timeoutMs);
+    } catch (waitError) {
+      if (this.#abortReason) throw this.#abortReason;
+      throw new KadError(
+        "NRF",
+        `Lost upstream ${lost} at ${offset} bytes (${error.message}) and no repair came: ${
+          describeError(waitError)
+        }`,
+      );
+    }
+    this.#repairs++;
+    this.#options.onEvent?.({ type: "relinked", upstream: upstream.peer, bytes: offset });
+    return upstream;
+  }
+
+  /** No more adoptions; waits for those under way. */
+  async #endAdoptions(): Promise<void> {
+    this.#adopting = false;
+    while (this.#adoptions.size > 0) await Promise.all(this.#adoptions);
+  }
+
+  /** The server's repair: stop feeding `drop`, feed each of `adopt` from what it holds. */
+  #repair(drop: string, reason: WireError, adopt: PeerAddress[]): void {
+    this.#fanOut?.failOutput(drop, new KadError(reason.code, reason.message, { node: drop }));
+    const adoption = Promise.all(adopt.map((child) => this.#adopt(child))).then(() => {
+      this.#fanOut?.release(drop);
+    });
+    this.#adoptions.add(adoption);
+    adoption.finally(() => this.#adoptions.delete(adoption));
+  }
+
+  async #adopt(child: PeerAddress): Promise<void> {
+    const failed = (offset: number, error: WireError) =>
+      this.#control.send(FrameType.ADOPT_FAILED, { ...error, child: child.name, offset }).catch(() => {});
+    if (!this.#adopting || !await this.#fed || !this.#adopting) {
+      return await failed(0, { code: "NNF", message: `${this.#options.name} has finished its stream` });
+    }
+    try {
+      const adopted = await this.#downstream!.adopt(child);
+      await this.#control.send(FrameType.ADOPTED, adopted).catch(() => {});
+    } catch (error) {
+      await failed(error instanceof NotRetainedError ? error.offset : 0, wireError(error, "NNF"));
     }
   }
 
@@ -304,6 +434,19 @@ class NodeRun {
     };
   }
 
+  #sinkFailed(error: WireError): void {
+    this.#sinkError ??= error;
+    if (this.#options.abortOnSinkError) {
+      this.#abort(new KadError(error.code, `${error.message} (--abort-on-sink-error)`));
+    }
+  }
+
+  #linkProblem(child: string, error: WireError): void {
+    if (!this.#links.some((l) => l.to === child && l.error.code === error.code)) {
+      this.#links.push({ to: child, error });
+    }
+  }
+
   async #finishSink(): Promise<void> {
     try {
       await this.#sink!.finish();
@@ -313,25 +456,10 @@ class NodeRun {
     }
   }
 
-  async #endChildren(type: typeof FrameType.END | typeof FrameType.ABORT, body: unknown): Promise<void> {
-    await Promise.all(this.#children.map(async (child) => {
-      if (child.closed) return; // an abort already cut it; its write error was recorded then
-      try {
-        await child.send(type, body, type === FrameType.END ? this.#counter.bytes : 0);
-      } catch (error) {
-        if (!this.#links.some((l) => l.to === child.peer)) {
-          this.#links.push({ to: child.peer, error: wireError(error, "NWF") });
-        }
-      }
-      child.close();
-    }));
-  }
-
   #abort(reason: KadError): void {
     this.#abortReason ??= reason;
     this.#upstream?.close();
-    this.#listener.close();
-    for (const child of this.#children) child.close();
+    void this.#acceptor.close();
   }
 
   async #watchControl(): Promise<void> {
@@ -339,14 +467,19 @@ class NodeRun {
       for (;;) {
         const message = await this.#control.readMessage();
         if (message === null) break;
-        if (message.type === FrameType.DROP) {
-          const { node, code, message: text } = message.body;
-          this.#fanOut?.failOutput(node, new KadError(code, text, { node }));
-          continue;
-        }
-        if (message.type === FrameType.ABORT || message.type === FrameType.ERROR) {
-          this.#abort(new AbortReceivedError(message.body.code, message.body.message));
-          return;
+        switch (message.type) {
+          case FrameType.DROP:
+            this.#repair(message.body.node, message.body, message.body.adopt);
+            continue;
+          case FrameType.NEW_UPSTREAM:
+            this.#acceptor.expect(message.body.upstream);
+            // the server gave up on the current upstream (hung, cut off): stop reading from it
+            if (this.#upstream && this.#upstream.peer !== message.body.upstream) this.#upstream.close();
+            continue;
+          case FrameType.ABORT:
+          case FrameType.ERROR:
+            this.#abort(new AbortReceivedError(message.body.code, message.body.message));
+            return;
         }
       }
     } catch {
@@ -365,6 +498,15 @@ class NodeRun {
       streamBytes: this.#plan.streamBytes,
     });
   }
+}
+
+/** How long a link from a node the server has not named yet may wait for the server's word. */
+const PARK_MS = 5000;
+
+/** A broken or silent upstream link, which a repair can replace (not a refusal, abort or garbage). */
+function isLinkLoss(error: unknown): boolean {
+  if (error instanceof AbortReceivedError || !(error instanceof KadError)) return false;
+  return error.code === "NRF" || error.code === "TIMEOUT";
 }
 
 function verify(bytes: number, hash: string, end: { bytes: number; hash: string }): WireError | null {

@@ -29,7 +29,7 @@ export const MAX_CONTROL_PAYLOAD = 64 * 1024;
 /** Largest data payload accepted. */
 export const MAX_DATA_PAYLOAD = 4 * 1024 * 1024;
 
-/** Frame types. Values 0x20–0x2f are reserved for authentication, 0x31–0x3f for repair. */
+/** Frame types. Values 0x20–0x2f are reserved for authentication, 0x35–0x3f for repair. */
 export const FrameType = {
   /** node → server: protocol version, name, data address. */
   HELLO: 0x01,
@@ -55,8 +55,16 @@ export const FrameType = {
   ERROR: 0x0b,
   /** server → node, or upstream → child: stop now. */
   ABORT: 0x0c,
-  /** server → node: stop feeding child `node`, which stopped answering (first of the repair range 0x30–0x3f). */
+  /** server → node: stop feeding child `node`, and adopt the listed nodes (repair range 0x30–0x3f). */
   DROP: 0x30,
+  /** node → server: my upstream link broke; I hold `offset` bytes and wait for a new upstream. */
+  UPSTREAM_LOST: 0x31,
+  /** node → server: I now feed `child` from `offset`, resending `resent` bytes from my ring. */
+  ADOPTED: 0x32,
+  /** node → server: I could not feed `child` (its offset is no longer retained here, or it is unreachable). */
+  ADOPT_FAILED: 0x33,
+  /** server → node: accept your stream from `upstream` from now on. */
+  NEW_UPSTREAM: 0x34,
 } as const;
 
 /** One of the {@link FrameType} values. */
@@ -87,18 +95,19 @@ export interface FrameLimits {
 /** The limits of this protocol version. */
 export const DEFAULT_LIMITS: FrameLimits = { maxControl: MAX_CONTROL_PAYLOAD, maxData: MAX_DATA_PAYLOAD };
 
-/** Writes a header into `target` (at least {@link FRAME_HEADER_BYTES} long) using `view` over the same bytes. */
+/** Writes a header through `view` at byte `at` ({@link FRAME_HEADER_BYTES} bytes from there). */
 export function writeHeader(
   view: DataView,
   type: FrameTypeValue,
   length: number,
   offset: number,
+  at = 0,
 ): void {
-  view.setUint8(0, FRAME_MAGIC);
-  view.setUint8(1, type);
-  view.setUint16(2, 0);
-  view.setUint32(4, length);
-  view.setBigUint64(8, BigInt(offset));
+  view.setUint8(at, FRAME_MAGIC);
+  view.setUint8(at + 1, type);
+  view.setUint16(at + 2, 0);
+  view.setUint32(at + 4, length);
+  view.setBigUint64(at + 8, BigInt(offset));
 }
 
 /** Decodes and validates a header; throws {@link ProtocolError} on anything malformed or oversized. */

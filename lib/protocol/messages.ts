@@ -134,10 +134,44 @@ export interface ErrorMessage extends WireError {
   node?: string;
 }
 
-/** server → node: stop feeding a child. */
+/** server → node: stop feeding a child that failed, and feed the nodes it fed (or the same child again). */
 export interface DropMessage extends WireError {
   /** The child to stop feeding. */
   node: string;
+  /** Nodes to link to and feed from the offset each says it holds. */
+  adopt: PeerAddress[];
+}
+
+/** node → server: the link from the upstream broke; the node waits for a new one. */
+export interface UpstreamLostMessage extends WireError {
+  /** The upstream that was lost. */
+  upstream: string;
+  /** Stream bytes the node holds. */
+  offset: number;
+}
+
+/** node → server: an adopted child is fed again. */
+export interface AdoptedMessage {
+  /** The child. */
+  child: string;
+  /** Offset the child resumed from. */
+  offset: number;
+  /** Bytes resent from the ring (the adopter's position minus the child's offset). */
+  resent: number;
+}
+
+/** node → server: an adoption failed. */
+export interface AdoptFailedMessage extends WireError {
+  /** The child. */
+  child: string;
+  /** Offset the child asked for (0 when it could not be reached). */
+  offset: number;
+}
+
+/** server → node: where the stream now comes from. */
+export interface NewUpstreamMessage {
+  /** Name of the new upstream ("server" or a node). */
+  upstream: string;
 }
 
 /** A decoded control message, tagged by frame type. */
@@ -153,7 +187,11 @@ export type Message =
   | { type: typeof FrameType.PING; body: Record<string, never> }
   | { type: typeof FrameType.ERROR; body: ErrorMessage }
   | { type: typeof FrameType.ABORT; body: ErrorMessage }
-  | { type: typeof FrameType.DROP; body: DropMessage };
+  | { type: typeof FrameType.DROP; body: DropMessage }
+  | { type: typeof FrameType.UPSTREAM_LOST; body: UpstreamLostMessage }
+  | { type: typeof FrameType.ADOPTED; body: AdoptedMessage }
+  | { type: typeof FrameType.ADOPT_FAILED; body: AdoptFailedMessage }
+  | { type: typeof FrameType.NEW_UPSTREAM; body: NewUpstreamMessage };
 
 const MAX_NAME = 255;
 const MAX_TEXT = 4096;
@@ -229,10 +267,21 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
     case FrameType.ABORT:
       return { type, body: o.error() };
     case FrameType.DROP: {
-      const { code, message, node } = o.error();
-      if (node === undefined) return o.fail("node");
-      return { type, body: { code, message, node } };
+      const { code, message } = o.error();
+      return { type, body: { code, message, node: o.name("node"), adopt: o.peers("adopt") } };
     }
+    case FrameType.UPSTREAM_LOST: {
+      const { code, message } = o.error();
+      return { type, body: { code, message, upstream: o.name("upstream"), offset: o.int("offset") } };
+    }
+    case FrameType.ADOPTED:
+      return { type, body: { child: o.name("child"), offset: o.int("offset"), resent: o.int("resent") } };
+    case FrameType.ADOPT_FAILED: {
+      const { code, message } = o.error();
+      return { type, body: { code, message, child: o.name("child"), offset: o.int("offset") } };
+    }
+    case FrameType.NEW_UPSTREAM:
+      return { type, body: { upstream: o.name("upstream") } };
     default:
       throw new ProtocolError(`Unexpected ${frameName(type)} frame with a JSON payload`);
   }

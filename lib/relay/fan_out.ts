@@ -1,20 +1,29 @@
 /**
- * Fan-out of one stream to several outputs through a ring of reused buffers.
+ * Fan-out of one stream to several outputs through a bounded ring that also retains the stream's
+ * recent past for repairs.
  *
- * The producer fills slot after slot; every output writes the published slots in order, each at
- * its own pace; a slot is handed back to the producer only when every output has written it. A
- * slow output therefore slows the producer once the ring is full: memory is bounded by
- * `slots × slotBytes` whatever the stream size. Never `ReadableStream.tee()`.
+ * The producer fills slot after slot of one arena (`ringBytes`); each slot is a DATA frame (header
+ * then payload) at a known stream offset. Every output writes the published slots in order, at its
+ * own pace, with its own cursor. Two rules bound the producer:
+ * - the window: it runs at most `slots` slots ahead of the slowest live output (tight
+ *   backpressure, a hop adds little latency);
+ * - retention: it never overwrites a slot an output still has to write.
+ * Slots everyone has written stay in the arena until the producer needs the room, so an output
+ * added later — a child adopted after its upstream died — can start at any offset still retained
+ * ({@link FanOut.addFrom}), replay from there and join the live stream; the stream waits for it
+ * only when the arena wraps around to its cursor. Memory is `ringBytes` whatever the stream size.
+ * Never `ReadableStream.tee()`.
  *
  * An output whose write throws is marked failed and skipped from then on; the others go on
- * (nettee's "continue on write failure").
+ * (nettee's "continue on write failure"). A failed child link can be held: its cursor keeps its
+ * bytes retained until the server decides how to repair around it ({@link FanOutOptions.holdMs}).
  *
  * @module
  */
 
-import { TimeoutError } from "../errors.ts";
+import { KadError, TimeoutError } from "../errors.ts";
 import { withDeadline } from "../time/deadline.ts";
-import { FRAME_HEADER_BYTES } from "../protocol/frame.ts";
+import { FRAME_HEADER_BYTES, FrameType, writeHeader } from "../protocol/frame.ts";
 
 /** Which bytes of a slot an output receives. */
 export type OutputView = "frame" | "payload";
@@ -31,38 +40,41 @@ export interface FanOutput {
   abort?(): void;
 }
 
-/** One reusable buffer of the ring: a frame header followed by up to `capacity` payload bytes. */
-export class Slot {
-  /** Header and payload storage. */
-  readonly bytes: Uint8Array;
-  /** A view for writing the header. */
-  readonly header: DataView;
-  /** The whole payload area, to read into. */
-  readonly payloadArea: Uint8Array;
-  /** Payload bytes currently held. */
-  length = 0;
-  /** Outputs still to write this slot. */
-  pending = 0;
+/** Stream bytes older than the ring, readable again (a seekable source: an image file, a device). */
+export interface ByteHistory {
+  /** Reads stream bytes from `offset` into `into`; null at the end of the stream. */
+  readAt(offset: number, into: Uint8Array): Promise<number | null>;
+  /** Releases the history's resources. */
+  close(): void;
+}
 
-  /** Allocates a slot for `capacity` payload bytes. */
-  constructor(capacity: number) {
-    this.bytes = new Uint8Array(FRAME_HEADER_BYTES + capacity);
-    this.header = new DataView(this.bytes.buffer, 0, FRAME_HEADER_BYTES);
-    this.payloadArea = this.bytes.subarray(FRAME_HEADER_BYTES);
-  }
+/** One frame of the ring: where it sits in the arena and in the stream. */
+export class Slot {
+  /** Sequence number of the slot in the stream (0, 1, 2…); -1 while never published. */
+  seq = -1;
+  /** Stream offset of the first payload byte. */
+  offset = 0;
+  /** Arena index of the frame header. */
+  start = 0;
+  /** Payload bytes held; the producer sets it before {@link FanOut.publish}. */
+  length = 0;
+  /** The payload area to fill (valid between acquire and publish). */
+  payloadArea: Uint8Array = new Uint8Array(0);
 
   /** Room for payload bytes. */
   get capacity(): number {
-    return this.bytes.length - FRAME_HEADER_BYTES;
+    return this.payloadArea.length;
   }
 }
 
 /** Options of a {@link FanOut}. */
 export interface FanOutOptions {
-  /** Number of slots in the ring (2–4 measured best). */
+  /** Window: slots the producer may run ahead of the slowest live output (4 measured best). */
   slots: number;
-  /** Payload bytes per slot (256 KiB measured best). */
+  /** Largest payload per slot (256 KiB measured best). */
   slotBytes: number;
+  /** Arena size: the stream's recent past retained for repairs; at least `slots` full slots. */
+  ringBytes?: number;
   /** Called once when an output's write fails; the output is skipped from then on. */
   onOutputError?: (output: FanOutput, error: unknown) => void;
   /**
@@ -70,69 +82,183 @@ export interface FanOutOptions {
    * so a hung child (SIGSTOP, a dead link without RST) cannot hold the whole chain. 0 disables.
    */
   stallTimeoutMs?: number;
+  /**
+   * How long a failed "frame" output (a child link) keeps its bytes retained, waiting for the
+   * server's repair: {@link FanOut.release} or a new output of the same name ends it sooner. 0: no holds.
+   */
+  holdMs?: number;
 }
 
 /**
  * Multiplier of the peer timeout used as the write-stall timeout. A hung child is normally dropped on
- * the server's word (it stops heartbeating, the server sends DROP after the timeout); the stall
- * timeout is a slower safety net, so a node merely back-pressured by a hung node further down is never
- * mistaken for the hung one.
+ * the server's word (it stops heartbeating, the server sends DROP after the stall timeout); the
+ * write-stall timeout is a slower safety net, so a node merely back-pressured by a hung node further
+ * down is never mistaken for the hung one.
  */
 export const STALL_SAFETY_FACTOR = 2;
 
-/** Default ring geometry: 4 × 256 KiB. */
+/** Default window: 4 slots. */
 export const DEFAULT_SLOTS = 4;
 /** Default payload bytes per slot. */
 export const DEFAULT_SLOT_BYTES = 256 * 1024;
+/** Default bytes retained for repairs. */
+export const DEFAULT_RING_BYTES = 32 * 1024 * 1024;
+
+/** The offset a child asked for is no longer retained here. */
+export class NotRetainedError extends KadError {
+  /** Creates the error for `offset`, given the oldest offset still held. */
+  constructor(readonly offset: number, readonly oldest: number, readonly newest: number) {
+    super(
+      "GAP",
+      offset > newest
+        ? `Offset ${offset} is ahead of this stream (at ${newest})`
+        : `Bytes from offset ${offset} are no longer retained (ring holds ${oldest}–${newest})`,
+    );
+  }
+}
 
 class OutputState {
+  /** Sequence of the next slot to write. */
   next = 0;
+  /** Payload bytes of slot `next` this output must skip (it starts inside that slot). */
+  skip = 0;
   failed = false;
+  /** Failed, but its cursor still retains bytes until the server decides. */
+  held = false;
+  heldUntil = 0;
+  /** Replaying behind the window: exempt from the window rule until it is within it. */
+  catchingUp = false;
+  /** Reading bytes older than the ring from here, not yet in the ring. */
+  history: { source: ByteHistory; offset: number } | null = null;
+  /** Private header (and history buffer) for frames not written from the ring as they are. */
+  scratch: Uint8Array | null = null;
   writingSince = 0;
   wake: (() => void) | null = null;
-  done: Promise<void> = Promise.resolve();
+  done: Promise<boolean> = Promise.resolve(true);
   constructor(readonly output: FanOutput) {}
 }
 
-/** A bounded, ordered fan-out of slots to outputs. */
+/** A bounded, ordered fan-out of slots to outputs, retaining the recent stream for late outputs. */
 export class FanOut {
+  readonly #arena: Uint8Array;
+  readonly #view: DataView;
   readonly #slots: Slot[];
+  readonly #window: number;
+  readonly #slotBytes: number;
   readonly #outputs: OutputState[] = [];
   readonly #onOutputError?: (output: FanOutput, error: unknown) => void;
+  readonly #holdMs: number;
+  readonly #stallTimeoutMs: number;
+  /** Slots published so far; the next slot's sequence. */
   #produced = 0;
+  /** Stream bytes published so far. */
+  #producedBytes = 0;
+  /** Oldest slot still retained. */
+  #oldest = 0;
+  /** Arena index where the next slot starts. */
+  #pos = 0;
   #finished = false;
+  #closed = false;
   #producerWake: (() => void) | null = null;
   #watchdog: ReturnType<typeof setInterval> | undefined;
-  readonly #stallTimeoutMs: number;
 
   /** Creates the ring and starts one writer loop per output. */
   constructor(outputs: FanOutput[], options: FanOutOptions) {
     if (options.slots < 1) throw new RangeError("A fan-out needs at least one slot");
-    this.#slots = Array.from({ length: options.slots }, () => new Slot(options.slotBytes));
+    const frameBytes = FRAME_HEADER_BYTES + options.slotBytes;
+    const arenaBytes = Math.max(options.ringBytes ?? 0, options.slots * frameBytes);
+    this.#arena = new Uint8Array(arenaBytes);
+    this.#view = new DataView(this.#arena.buffer);
+    // enough descriptors for an arena of small slots; reusing one also retires its old slot
+    const smallSlot = FRAME_HEADER_BYTES + Math.min(options.slotBytes, 4096);
+    const descriptors = options.slots + 2 + Math.ceil(arenaBytes / smallSlot);
+    this.#slots = Array.from({ length: descriptors }, () => new Slot());
+    this.#window = options.slots;
+    this.#slotBytes = options.slotBytes;
     this.#onOutputError = options.onOutputError;
+    this.#holdMs = options.holdMs ?? 0;
     this.#stallTimeoutMs = options.stallTimeoutMs ?? 0;
     for (const output of outputs) this.add(output);
-    if (this.#stallTimeoutMs > 0) {
-      this.#watchdog = setInterval(
-        () => this.#checkStalls(),
-        Math.max(50, Math.min(1000, this.#stallTimeoutMs / 4)),
-      );
+    const tick = Math.min(this.#stallTimeoutMs || Infinity, this.#holdMs || Infinity);
+    if (tick < Infinity) {
+      this.#watchdog = setInterval(() => this.#checkTimers(), Math.max(50, Math.min(1000, tick / 4)));
       Deno.unrefTimer(this.#watchdog);
     }
   }
 
-  #checkStalls(): void {
-    const now = performance.now();
-    for (const state of this.#outputs) {
-      if (state.failed || state.writingSince === 0 || now - state.writingSince < this.#stallTimeoutMs) {
-        continue;
+  /** Stream bytes published so far. */
+  get producedBytes(): number {
+    return this.#producedBytes;
+  }
+
+  /** Stream offset of the oldest byte still retained. */
+  get oldestOffset(): number {
+    return this.#oldest < this.#produced ? this.#slotOf(this.#oldest).offset : this.#producedBytes;
+  }
+
+  /** Names of outputs whose writes failed. */
+  get failedOutputs(): string[] {
+    return this.#outputs.filter((s) => s.failed).map((s) => s.output.name);
+  }
+
+  /** True when there were outputs and every one failed for good: nothing more can be delivered. */
+  get allFailed(): boolean {
+    return this.#outputs.length > 0 && this.#outputs.every((s) => s.failed && !s.held);
+  }
+
+  /** Number of outputs still writing. */
+  get liveOutputs(): number {
+    return this.#outputs.filter((s) => !s.failed).length;
+  }
+
+  /** Adds an output; it receives slots published from now on. */
+  add(output: FanOutput): Promise<boolean> {
+    return this.addFrom(output, this.#producedBytes);
+  }
+
+  /**
+   * Adds an output that starts at stream `offset`: from the ring when it still holds that byte,
+   * else from `history` until the ring is reached. Returns a promise of true once the output has
+   * written everything published up to {@link finish}, or of false when it failed.
+   * @throws {NotRetainedError} when neither the ring nor a history has the byte.
+   */
+  addFrom(output: FanOutput, offset: number, history?: ByteHistory): Promise<boolean> {
+    const state = new OutputState(output);
+    if (this.#seek(state, offset)) {
+      history?.close(); // the ring has it all
+    } else {
+      if (history === undefined || offset > this.#producedBytes) {
+        history?.close();
+        throw new NotRetainedError(offset, this.oldestOffset, this.#producedBytes);
       }
-      this.#fail(
-        state,
-        new TimeoutError(`Writing to ${state.output.name} stalled for ${this.#stallTimeoutMs / 1000} s`),
-      );
-      state.output.abort?.();
+      state.history = { source: history, offset };
+      state.scratch = new Uint8Array(FRAME_HEADER_BYTES + this.#slotBytes);
     }
+    this.release(output.name);
+    this.#outputs.push(state);
+    state.done = this.#run(state);
+    return state.done;
+  }
+
+  /** Points `state` at the retained slot holding `offset`; false when it is not retained. */
+  #seek(state: OutputState, offset: number): boolean {
+    if (offset === this.#producedBytes) {
+      state.next = this.#produced;
+      return true;
+    }
+    if (offset > this.#producedBytes || offset < this.oldestOffset) return false;
+    let low = this.#oldest;
+    let high = this.#produced - 1;
+    while (low < high) { // last slot starting at or before offset
+      const middle = (low + high + 1) >>> 1;
+      if (this.#slotOf(middle).offset <= offset) low = middle;
+      else high = middle - 1;
+    }
+    state.next = low;
+    state.skip = offset - this.#slotOf(low).offset;
+    if (state.skip > 0) state.scratch ??= new Uint8Array(FRAME_HEADER_BYTES);
+    state.catchingUp = this.#produced - low > this.#window;
+    return true;
   }
 
   /** Fails the output named `name` now (the server said it is gone) and unblocks its pending write. */
@@ -144,56 +270,100 @@ export class FanOut {
     return true;
   }
 
+  /** Ends the hold on a failed output's bytes: the server has repaired around it or given it up. */
+  release(name: string): void {
+    for (const state of this.#outputs) {
+      if (state.output.name === name && state.held) state.held = false;
+    }
+    this.#wakeProducer();
+  }
+
   #fail(state: OutputState, error: unknown): void {
     if (state.failed) return;
     state.failed = true;
+    if (this.#holdMs > 0 && state.output.view === "frame" && !this.#closed && state.history === null) {
+      state.held = true;
+      state.heldUntil = performance.now() + this.#holdMs;
+    }
     this.#onOutputError?.(state.output, error);
+    this.#wakeProducer();
   }
 
-  /** Adds an output; it receives slots published from now on. */
-  add(output: FanOutput): void {
-    const state = new OutputState(output);
-    state.next = this.#produced;
-    this.#outputs.push(state);
-    state.done = this.#run(state);
+  #checkTimers(): void {
+    const now = performance.now();
+    for (const state of this.#outputs) {
+      if (state.held && now >= state.heldUntil) {
+        state.held = false;
+        this.#wakeProducer();
+      }
+      if (
+        state.failed || state.writingSince === 0 || this.#stallTimeoutMs === 0 ||
+        now - state.writingSince < this.#stallTimeoutMs
+      ) continue;
+      this.#fail(
+        state,
+        new TimeoutError(`Writing to ${state.output.name} stalled for ${this.#stallTimeoutMs / 1000} s`),
+      );
+      state.output.abort?.();
+    }
   }
 
-  /** Names of outputs whose writes failed. */
-  get failedOutputs(): string[] {
-    return this.#outputs.filter((s) => s.failed).map((s) => s.output.name);
+  #slotOf(seq: number): Slot {
+    return this.#slots[seq % this.#slots.length];
   }
 
-  /** True when there were outputs and every one of them failed: nothing more can be delivered. */
-  get allFailed(): boolean {
-    return this.#outputs.length > 0 && this.#outputs.every((s) => s.failed);
-  }
-
-  /** Number of outputs still writing. */
-  get liveOutputs(): number {
-    return this.#outputs.filter((s) => !s.failed).length;
-  }
-
-  /** Waits until the next slot in the ring is free and returns it for filling. */
+  /** Waits until there is room for the next slot and returns it for filling. */
   async acquire(): Promise<Slot> {
-    const slot = this.#slots[this.#produced % this.#slots.length];
-    while (slot.pending > 0) {
+    const need = FRAME_HEADER_BYTES + this.#slotBytes;
+    const wrapped = this.#pos + need > this.#arena.length;
+    const start = wrapped ? 0 : this.#pos;
+    // the slots this one overwrites are the oldest: a prefix of the retained ones
+    let evict = this.#oldest;
+    const reusedDescriptor = this.#produced - this.#slots.length;
+    while (evict < this.#produced) {
+      const slot = this.#slotOf(evict);
+      const end = slot.start + FRAME_HEADER_BYTES + slot.length;
+      const overlaps = slot.start < start + need && end > start;
+      if (!overlaps && !(wrapped && slot.start >= this.#pos) && evict > reusedDescriptor) break;
+      evict++;
+    }
+    while (this.#mustWait(evict)) {
       await new Promise<void>((resolve) => this.#producerWake = resolve);
     }
+    this.#oldest = Math.max(this.#oldest, evict);
+    const slot = this.#slotOf(this.#produced);
+    slot.seq = -1;
+    slot.start = start;
     slot.length = 0;
+    slot.payloadArea = this.#arena.subarray(start + FRAME_HEADER_BYTES, start + need);
     return slot;
   }
 
-  /** Hands the slot last returned by {@link acquire} to every output. */
+  /** True while an output still needs a slot below `evict`, or a live output is a window behind. */
+  #mustWait(evict: number): boolean {
+    for (const state of this.#outputs) {
+      if ((state.failed && !state.held) || state.history !== null) continue;
+      if (state.next < evict) return true;
+      if (!state.failed && !state.catchingUp && this.#produced - state.next >= this.#window) return true;
+    }
+    return false;
+  }
+
+  /** Publishes the slot last returned by {@link acquire} (its `length` set) to every output. */
   publish(slot: Slot): void {
-    slot.pending = this.#outputs.length;
+    slot.seq = this.#produced;
+    slot.offset = this.#producedBytes;
+    writeHeader(this.#view, FrameType.DATA, slot.length, slot.offset, slot.start);
+    this.#pos = slot.start + FRAME_HEADER_BYTES + slot.length;
     this.#produced++;
+    this.#producedBytes += slot.length;
     for (const state of this.#outputs) this.#wakeOutput(state);
   }
 
   /**
-   * Waits until every output has written every published slot, then stops the writer loops. With a
-   * deadline, outputs still behind when it passes are failed with a {@link TimeoutError} and aborted,
-   * so the wait always ends.
+   * Waits until every output has written every published slot, then lets the writer loops end.
+   * With a deadline, outputs still behind when it passes are failed with a {@link TimeoutError} and
+   * aborted, so the wait always ends. The ring stays readable for outputs added afterwards.
    */
   async finish(deadlineMs = 0): Promise<void> {
     this.#finished = true;
@@ -201,12 +371,19 @@ export class FanOut {
     const drained = Promise.all(this.#outputs.map((s) => s.done));
     if (deadlineMs > 0) await withDeadline(drained, deadlineMs, () => this.#abortStragglers(deadlineMs));
     await drained;
+  }
+
+  /** Stops the timers and every hold; the fan-out takes no more outputs. */
+  close(): void {
+    this.#closed = true;
     clearInterval(this.#watchdog);
+    for (const state of this.#outputs) state.held = false;
+    this.#wakeProducer();
   }
 
   #abortStragglers(deadlineMs: number): void {
     for (const state of this.#outputs) {
-      if (state.failed || state.next === this.#produced) continue;
+      if (state.failed || (state.next === this.#produced && state.history === null)) continue;
       this.#fail(
         state,
         new TimeoutError(`Writing to ${state.output.name} did not finish within ${deadlineMs / 1000} s`),
@@ -221,34 +398,79 @@ export class FanOut {
     wake?.();
   }
 
-  async #run(state: OutputState): Promise<void> {
-    const ring = this.#slots.length;
+  #wakeProducer(): void {
+    const wake = this.#producerWake;
+    this.#producerWake = null;
+    wake?.();
+  }
+
+  async #run(state: OutputState): Promise<boolean> {
+    if (state.history !== null && !(await this.#replayHistory(state))) return false;
     for (;;) {
       while (state.next === this.#produced) {
-        if (this.#finished) return;
+        if (this.#finished || state.failed) return !state.failed;
         await new Promise<void>((resolve) => state.wake = resolve);
       }
-      const slot = this.#slots[state.next % ring];
-      if (!state.failed) {
-        const end = FRAME_HEADER_BYTES + slot.length;
-        const bytes = state.output.view === "frame"
-          ? slot.bytes.subarray(0, end)
-          : slot.bytes.subarray(FRAME_HEADER_BYTES, end);
-        state.writingSince = performance.now();
-        try {
-          await state.output.write(bytes);
-        } catch (error) {
-          this.#fail(state, error);
-        } finally {
-          state.writingSince = 0;
+      if (state.failed) return false;
+      const slot = this.#slotOf(state.next);
+      const frameEnd = slot.start + FRAME_HEADER_BYTES + slot.length;
+      const payloadStart = slot.start + FRAME_HEADER_BYTES + state.skip;
+      state.writingSince = performance.now();
+      try {
+        if (state.output.view === "payload") {
+          await state.output.write(this.#arena.subarray(payloadStart, frameEnd));
+        } else if (state.skip === 0) {
+          await state.output.write(this.#arena.subarray(slot.start, frameEnd));
+        } else { // the first slot of a catch-up, entered mid-slot: a frame of its tail
+          const header = state.scratch!.subarray(0, FRAME_HEADER_BYTES);
+          writeHeader(
+            new DataView(header.buffer),
+            FrameType.DATA,
+            frameEnd - payloadStart,
+            slot.offset + state.skip,
+          );
+          await state.output.write(header);
+          await state.output.write(this.#arena.subarray(payloadStart, frameEnd));
         }
+      } catch (error) {
+        this.#fail(state, error);
+        return false;
+      } finally {
+        state.writingSince = 0;
       }
       state.next++;
-      if (--slot.pending === 0) {
-        const wake = this.#producerWake;
-        this.#producerWake = null;
-        wake?.();
-      }
+      state.skip = 0;
+      if (state.catchingUp && this.#produced - state.next <= this.#window) state.catchingUp = false;
+      this.#wakeProducer();
     }
+  }
+
+  /** Writes history bytes until the ring holds the next one; false when the output failed. */
+  async #replayHistory(state: OutputState): Promise<boolean> {
+    const history = state.history!;
+    const buffer = state.scratch!;
+    const payload = buffer.subarray(FRAME_HEADER_BYTES);
+    const header = new DataView(buffer.buffer);
+    try {
+      while (!this.#seek(state, history.offset)) {
+        state.writingSince = performance.now();
+        const n = await history.source.readAt(history.offset, payload);
+        if (n === null || n === 0) {
+          throw new KadError("LRF", `The source ended at ${history.offset} while replaying a repair`);
+        }
+        writeHeader(header, FrameType.DATA, n, history.offset);
+        await state.output.write(buffer.subarray(0, FRAME_HEADER_BYTES + n));
+        history.offset += n;
+        if (state.failed) return false;
+      }
+    } catch (error) {
+      this.#fail(state, error);
+      return false;
+    } finally {
+      state.writingSince = 0;
+      if (state.history !== null) history.source.close();
+      state.history = null;
+    }
+    return true;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The two producers of a fan-out: the server's source pump (raw bytes → DATA frames) and a node's
  * relay (DATA frames from the upstream → the same frames to children, payload to the sink). Both
- * read straight into the ring's reused slots and hash the payload once.
+ * read straight into the ring's slots and hash the payload once; the ring frames it at its offset.
  *
  * @module
  */
@@ -9,7 +9,7 @@
 import { AbortReceivedError, KadError, ProtocolError } from "../errors.ts";
 import type { StreamHasher } from "../integrity/stream_hash.ts";
 import type { FrameConn } from "../net/frame_conn.ts";
-import { FrameType, writeHeader } from "../protocol/frame.ts";
+import { FrameType } from "../protocol/frame.ts";
 import { type EndMessage, frameName } from "../protocol/messages.ts";
 import type { Source } from "../source/source.ts";
 import type { FanOut } from "./fan_out.ts";
@@ -74,7 +74,6 @@ async function pumpUntilEnd(
     }
     if (filled === 0) break;
     slot.length = filled;
-    writeHeader(slot.header, FrameType.DATA, filled, counter.bytes);
     hasher.update(filled === area.length ? area : area.subarray(0, filled));
     counter.bytes += filled;
     fanOut.publish(slot);
@@ -114,7 +113,6 @@ export async function relayFrames(
         );
         const payload = slot.payloadArea.subarray(0, n);
         slot.length = n;
-        writeHeader(slot.header, FrameType.DATA, n, counter.bytes);
         hasher.update(payload);
         counter.bytes += n;
         remaining -= n;

@@ -56,6 +56,26 @@ export interface DeploymentReport {
   error: WireError | null;
   /** Per-node verdicts, by position. */
   nodes: NodeResult[];
+  /** Repairs around failed nodes and broken links, in the order they were decided. */
+  repairs: RepairRecord[];
+}
+
+/** One repair: a node moved under a new upstream, which resent what it lacked. */
+export interface RepairRecord {
+  /** What failed: a node's name, or a link "upstream→child". */
+  failed: string;
+  /** The node that lost its upstream. */
+  child: string;
+  /** Its new upstream (a node or "server"). */
+  upstream: string;
+  /** Stream offset the child resumed from, when it got that far. */
+  offset: number | null;
+  /** Bytes the new upstream resent from its ring or the source. */
+  resentBytes: number;
+  /** Seconds from the decision to the child being fed again (or given up). */
+  seconds: number;
+  /** Why the repair failed, or null. */
+  error: WireError | null;
 }
 
 /** The source's final numbers, or its failure. */

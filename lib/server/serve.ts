@@ -5,19 +5,40 @@
  * @module
  */
 
-import { ConfigError, describeError, KadError } from "../errors.ts";
+import { ConfigError, describeError, type ErrorCode, KadError } from "../errors.ts";
 import { createStreamHasher, type HashAlgorithm } from "../integrity/stream_hash.ts";
 import { FrameConn } from "../net/frame_conn.ts";
 import { listenOn } from "../net/listen.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
-import type { HelloMessage, PeerAddress, ReportMessage, WireError } from "../protocol/messages.ts";
-import { connectChild, linkOutput } from "../relay/data_link.ts";
-import { DEFAULT_SLOT_BYTES, DEFAULT_SLOTS, FanOut, STALL_SAFETY_FACTOR } from "../relay/fan_out.ts";
+import type {
+  AdoptedMessage,
+  HelloMessage,
+  PeerAddress,
+  ReportMessage,
+  UpstreamLostMessage,
+  WireError,
+} from "../protocol/messages.ts";
+import { Downstream } from "../relay/downstream.ts";
+import {
+  DEFAULT_RING_BYTES,
+  DEFAULT_SLOT_BYTES,
+  DEFAULT_SLOTS,
+  FanOut,
+  NotRetainedError,
+  STALL_SAFETY_FACTOR,
+} from "../relay/fan_out.ts";
 import { type ByteCounter, pumpSource } from "../relay/stream_pump.ts";
-import { type DeploymentReport, judgeNode, type NodeResult, type SourceOutcome } from "../report/report.ts";
+import {
+  type DeploymentReport,
+  judgeNode,
+  type NodeResult,
+  type RepairRecord,
+  type SourceOutcome,
+} from "../report/report.ts";
 import { openSource, validateSource } from "../source/open_source.ts";
 import { FailedSource } from "../source/failed_source.ts";
 import type { Source, SourceSpec } from "../source/source.ts";
+import { LiveTopology } from "../topology/live_topology.ts";
 import { type Plan, type PlanOrder, planTopology, SERVER_NAME } from "../topology/planner.ts";
 import { type StartTrigger, waitForStart } from "./start_trigger.ts";
 
@@ -37,10 +58,18 @@ export interface ServeOptions {
   hash: HashAlgorithm;
   /** Timeout in milliseconds of every wait on a peer. */
   timeoutMs: number;
+  /** A node silent this long while streaming is failed (TIMEOUT) and repaired around (default 4 s). */
+  stallTimeoutMs?: number;
+  /** Limit on connecting to a node's data port and its handshake (default: `timeoutMs`). */
+  connectTimeoutMs?: number;
+  /** Abort the whole deployment as soon as one node fails (all or nothing). */
+  abortOnNodeFailure?: boolean;
   /** Ring slots. */
   slots?: number;
   /** Bytes per slot. */
   slotBytes?: number;
+  /** Bytes of the stream retained for repairs (default 32 MiB). */
+  ringBytes?: number;
   /** Aborts the deployment (operator interrupt). */
   signal?: AbortSignal;
   /** Receives events. */
@@ -82,9 +111,15 @@ export type ServeEvent =
   | { type: "planned"; plan: Plan }
   | { type: "progress"; progress: ServeProgress }
   | { type: "node-done"; node: NodeResult }
+  | { type: "node-lost"; name: string; error: WireError }
+  | { type: "repaired"; repair: RepairRecord }
   | { type: "done"; report: DeploymentReport };
 
-const PING_INTERVAL_MS = 2000;
+const PING_INTERVAL_MS = 1000;
+/** Default silence after which a streaming node is declared hung. */
+export const DEFAULT_STALL_TIMEOUT_MS = 4000;
+/** A node that says its upstream broke while the upstream looks alive is relinked after this. */
+const RELINK_GRACE_MS = 1000;
 const PROGRESS_INTERVAL_MS = 1000;
 
 class NodeSession {
@@ -114,12 +149,30 @@ export class Server {
   readonly #handshakes = new Set<Promise<void>>();
   #outcome: SourceOutcome | null = null;
   #fanOut: FanOut | null = null;
+  #downstream: Downstream | null = null;
+  #source: Source | null = null;
   #plan: Plan | null = null;
+  #live: LiveTopology | null = null;
   readonly #announced = new Set<string>();
+  /** Repairs decided and not yet answered, by the child being repaired. */
+  readonly #pendingRepairs = new Map<string, { record: RepairRecord; startedAt: number }>();
+  readonly #repairs: RepairRecord[] = [];
+  /** Adoptions the server itself is making. */
+  readonly #serverAdoptions = new Set<Promise<void>>();
+  /** Aborts the run: the operator's signal, or a node failure under `abortOnNodeFailure`. */
+  readonly #abort = new AbortController();
+  #abortReason: WireError = ABORTED;
 
   /** Creates a server; nothing happens until {@link listen}. */
   constructor(options: ServeOptions) {
     this.#options = options;
+    const onAbort = () => this.#abort.abort();
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener("abort", onAbort, { once: true });
+  }
+
+  get #signal(): AbortSignal {
+    return this.#abort.signal;
   }
 
   /** Checks the source, binds the control port and starts accepting nodes; returns the port. */
@@ -147,10 +200,10 @@ export class Server {
         options.start,
         () => this.#sessions.size,
         (wake) => this.#joinedWake = wake,
-        options.signal,
+        this.#signal,
       );
       this.#started = true;
-      if (options.signal?.aborted) return this.#abortedReport();
+      if (this.#signal.aborted) return this.#abortedReport();
       return await this.#deploy();
     } finally {
       clearInterval(pinger);
@@ -177,11 +230,15 @@ export class Server {
       { fanout: options.fanout, order: options.order },
     );
     this.#plan = plan;
+    this.#live = new LiveTopology(plan);
     options.onEvent?.({ type: "planned", plan });
     const source = await openSource(options.source).catch((error) =>
       new FailedSource(options.source.kind, error)
     );
-    for (const session of this.#sessions.values()) session.control.idleTimeoutMs = options.timeoutMs;
+    this.#source = source;
+    // nodes heartbeat while streaming: silence past the stall timeout means hung or cut off
+    const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    for (const session of this.#sessions.values()) session.control.idleTimeoutMs = stallMs;
     await Promise.all(plan.nodes.map((planned) => {
       const session = this.#sessions.get(planned.name)!;
       return session.control.send(FrameType.PLAN, {
@@ -208,63 +265,71 @@ export class Server {
       return this.#report(plan, source, outcome, (performance.now() - startedAt) / 1000);
     } finally {
       clearInterval(progress);
+      await this.#settleRepairs();
+      this.#downstream?.closeAll();
+      this.#fanOut?.close();
     }
   }
 
   /** Links to the heads and streams the source; never throws, the outcome carries the failure. */
   async #stream(plan: Plan, source: Source, counter: ByteCounter): Promise<SourceOutcome> {
     const options = this.#options;
-    const heads: FrameConn[] = [];
+    const fanOut = this.#fanOut = new FanOut([], {
+      slots: options.slots ?? DEFAULT_SLOTS,
+      slotBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
+      ringBytes: options.ringBytes ?? DEFAULT_RING_BYTES,
+      stallTimeoutMs: options.timeoutMs * STALL_SAFETY_FACTOR,
+      holdMs: options.timeoutMs,
+    });
+    const downstream = this.#downstream = new Downstream(fanOut, {
+      deployment: this.#deployment,
+      self: SERVER_NAME,
+      connectTimeoutMs: options.connectTimeoutMs ?? options.timeoutMs,
+    });
     await Promise.all(plan.heads.map(async (name) => {
       const session = this.#sessions.get(name)!;
       try {
-        heads.push(
-          await connectChild(session.node.address, {
-            deployment: this.#deployment,
-            from: SERVER_NAME,
-            to: name,
-          }, options.timeoutMs),
-        );
+        downstream.attach(await downstream.connect(session.node.address));
       } catch (error) {
+        // an unreachable head is repaired around at once: the server feeds its children
         this.#lose(session, { code: "NNF", message: describeError(error) });
+        this.#repairAround(session);
       }
     }));
+    await this.#settleRepairs();
     const hasher = await createStreamHasher(options.hash);
-    const fanOut = new FanOut(heads.map(linkOutput), {
-      slots: options.slots ?? DEFAULT_SLOTS,
-      slotBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
-      stallTimeoutMs: options.timeoutMs * STALL_SAFETY_FACTOR,
-    });
-    this.#fanOut = fanOut;
     const onAbort = () => void source.abort();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
+    this.#signal.addEventListener("abort", onAbort, { once: true });
     let error: WireError | null = null;
     try {
-      if (heads.length === 0) throw new KadError("NNF", "No node fed by the source could be reached");
-      await pumpSource(source, fanOut, hasher, counter, options.signal);
+      if (fanOut.liveOutputs === 0) throw new KadError("NNF", "No node fed by the source could be reached");
+      await pumpSource(source, fanOut, hasher, counter, this.#signal);
       await source.finish();
-      if (options.signal?.aborted) throw new KadError(ABORTED.code, ABORTED.message);
+      if (this.#signal.aborted) throw new KadError(this.#abortReason.code, this.#abortReason.message);
     } catch (caught) {
       // a typed failure of the stream keeps its code; anything from the source itself is LRF
-      error = options.signal?.aborted
-        ? ABORTED
+      error = this.#signal.aborted
+        ? this.#abortReason
         : caught instanceof KadError && caught.code !== "LRF"
         ? { code: caught.code, message: caught.message }
         : { code: "LRF", message: `Source failed: ${describeError(caught)}` };
       await source.abort();
     } finally {
-      options.signal?.removeEventListener("abort", onAbort);
+      this.#signal.removeEventListener("abort", onAbort);
     }
     await fanOut.finish(options.timeoutMs);
     const hash = hasher.digest();
-    const end = error === null
-      ? { type: FrameType.END, body: { bytes: counter.bytes, hash, algorithm: options.hash } }
-      : { type: FrameType.ABORT, body: error };
-    await Promise.all(heads.map(async (head) => {
-      await head.send(end.type, end.body, error === null ? counter.bytes : 0).catch(() => {});
-      head.close();
-    }));
-    // a failed source, an operator abort or unreachable heads reach every node at once on its control
+    // heads get the final frame once drained; children the server adopts later get it too
+    void downstream.end(
+      error === null
+        ? {
+          type: FrameType.END,
+          body: { bytes: counter.bytes, hash, algorithm: options.hash },
+          offset: counter.bytes,
+        }
+        : { type: FrameType.ABORT, body: error, offset: 0 },
+    );
+    // a failed source, an abort or unreachable heads reach every node at once on its control
     // connection; when the heads died mid-stream (NWF), the nodes learn it from their own broken links
     if (error !== null && error.code !== "NWF") {
       for (const session of this.#sessions.values()) {
@@ -277,11 +342,162 @@ export class Server {
   async #collectReports(plan: Plan, outcome: SourceOutcome): Promise<void> {
     const sessions = plan.nodes.map((n) => this.#sessions.get(n.name)!);
     const abort = () => {
-      for (const s of sessions) s.control.send(FrameType.ABORT, outcome.error ?? ABORTED).catch(() => {});
+      for (const s of sessions) {
+        s.control.send(FrameType.ABORT, outcome.error ?? this.#abortReason).catch(() => {});
+      }
     };
-    this.#options.signal?.addEventListener("abort", abort, { once: true });
+    this.#signal.addEventListener("abort", abort, { once: true });
     await Promise.all(sessions.map((s) => s.done));
-    this.#options.signal?.removeEventListener("abort", abort);
+    this.#signal.removeEventListener("abort", abort);
+  }
+
+  /** True while a repair is worth making: the stream has not failed. */
+  get #repairing(): boolean {
+    return this.#live !== null && !this.#signal.aborted && (this.#outcome?.error ?? null) === null;
+  }
+
+  /** Whether `name` can feed adopted children: a node still streaming, or the server. */
+  #canFeed = (name: string): boolean => {
+    if (name === SERVER_NAME) return true;
+    const session = this.#sessions.get(name);
+    return session !== undefined && session.report === null && session.lost === null;
+  };
+
+  /**
+   * A node failed mid-stream (vanished, hung, unreachable): its upstream stops feeding it, and its
+   * children move under the nearest ancestor still streaming, which resends what each lacks.
+   */
+  #repairAround(session: NodeSession): void {
+    const name = session.node.name;
+    if (this.#live === null || !this.#live.has(name)) return;
+    const reason = session.lost ?? { code: "NNF" as const, message: `Node ${name} vanished` };
+    this.#options.onEvent?.({ type: "node-lost", name, error: reason });
+    this.#pendingRepairs.delete(name);
+    if (this.#options.abortOnNodeFailure) return this.#abortRun(name, reason);
+    if (!this.#repairing) return;
+    const removed = this.#live!.remove(name)!;
+    const feeder = this.#canFeed(removed.parent)
+      ? removed.parent
+      : this.#live!.feederFor(removed.parent, this.#canFeed);
+    for (const child of removed.children) this.#assign(child, feeder, name);
+    const adopt = removed.children.map((c) => this.#sessions.get(c)!.node.address);
+    const drop = { code: reason.code, message: reason.message, node: name };
+    if (removed.parent === SERVER_NAME) {
+      this.#fanOut?.failOutput(name, new KadError(reason.code, reason.message, { node: name }));
+    } else {
+      this.#sessions.get(removed.parent)?.control.send(FrameType.DROP, {
+        ...drop,
+        adopt: feeder === removed.parent ? adopt : [],
+      }).catch(() => {});
+    }
+    if (feeder === SERVER_NAME) this.#adoptByServer(removed.children, name);
+    else if (feeder !== removed.parent) {
+      this.#sessions.get(feeder)?.control.send(FrameType.DROP, { ...drop, adopt }).catch(() => {});
+    }
+  }
+
+  /** Moves `child` under `feeder` and tells it where its stream comes from now. */
+  #assign(child: string, feeder: string, failed: string): void {
+    this.#live!.move(child, feeder);
+    this.#pendingRepairs.set(child, {
+      record: { failed, child, upstream: feeder, offset: null, resentBytes: 0, seconds: 0, error: null },
+      startedAt: performance.now(),
+    });
+    this.#sessions.get(child)?.control.send(FrameType.NEW_UPSTREAM, { upstream: feeder }).catch(() => {});
+  }
+
+  /** The server feeds `children` itself, from its ring or, for a seekable source, the source. */
+  #adoptByServer(children: readonly string[], dropped: string): void {
+    const adoption = Promise.all(children.map(async (child) => {
+      const session = this.#sessions.get(child);
+      if (!session || !this.#canFeed(child) || this.#downstream === null) return;
+      try {
+        const history = await this.#source?.openHistory?.();
+        this.#repaired(child, SERVER_NAME, await this.#downstream.adopt(session.node.address, history));
+      } catch (error) {
+        const offset = error instanceof NotRetainedError ? error.offset : null;
+        this.#repairFailed(child, SERVER_NAME, {
+          code: errorCode(error, "NNF"),
+          message: describeError(error),
+        }, offset);
+      }
+    })).then(() => this.#fanOut?.release(dropped));
+    this.#serverAdoptions.add(adoption);
+    adoption.finally(() => this.#serverAdoptions.delete(adoption));
+  }
+
+  async #settleRepairs(): Promise<void> {
+    while (this.#serverAdoptions.size > 0) await Promise.all(this.#serverAdoptions);
+  }
+
+  #repaired(child: string, upstream: string, adopted: AdoptedMessage): void {
+    const pending = this.#pendingRepairs.get(child);
+    if (!pending || pending.record.upstream !== upstream) return;
+    this.#pendingRepairs.delete(child);
+    const record: RepairRecord = {
+      ...pending.record,
+      offset: adopted.offset,
+      resentBytes: adopted.resent,
+      seconds: (performance.now() - pending.startedAt) / 1000,
+    };
+    this.#repairs.push(record);
+    this.#options.onEvent?.({ type: "repaired", repair: record });
+  }
+
+  /** An adoption failed: the server tries itself; when even it cannot, the child fails. */
+  #repairFailed(child: string, upstream: string, error: WireError, offset: number | null): void {
+    const pending = this.#pendingRepairs.get(child);
+    if (!pending || pending.record.upstream !== upstream) return;
+    if (upstream !== SERVER_NAME && this.#repairing) {
+      this.#assign(child, SERVER_NAME, pending.record.failed);
+      this.#pendingRepairs.get(child)!.startedAt = pending.startedAt;
+      return this.#adoptByServer([child], "");
+    }
+    this.#pendingRepairs.delete(child);
+    const record: RepairRecord = {
+      ...pending.record,
+      offset,
+      seconds: (performance.now() - pending.startedAt) / 1000,
+      error,
+    };
+    this.#repairs.push(record);
+    this.#options.onEvent?.({ type: "repaired", repair: record });
+    const code = error.code === "GAP" ? "GAP" : "NRF";
+    this.#sessions.get(child)?.control.send(FrameType.ERROR, {
+      code,
+      message: `Repair after ${record.failed} failed: ${error.message}`,
+    }).catch(() => {});
+  }
+
+  /** A node says its upstream link broke. Unless that upstream is failing anyway, relink them. */
+  #upstreamLost(session: NodeSession, lost: UpstreamLostMessage): void {
+    const child = session.node.name;
+    if (!this.#repairing || this.#live!.parentOf(child) !== lost.upstream) return;
+    const timer = setTimeout(() => {
+      if (!this.#repairing || this.#live!.parentOf(child) !== lost.upstream) return;
+      const feeder = this.#canFeed(lost.upstream)
+        ? lost.upstream
+        : this.#live!.feederFor(lost.upstream, this.#canFeed);
+      this.#assign(child, feeder, `${lost.upstream}→${child}`);
+      const drop = { code: lost.code, message: lost.message, node: child, adopt: [session.node.address] };
+      if (feeder === SERVER_NAME) {
+        this.#fanOut?.failOutput(child, new KadError(lost.code, lost.message, { node: child }));
+        this.#adoptByServer([child], "");
+      } else {
+        this.#sessions.get(feeder)?.control.send(FrameType.DROP, drop).catch(() => {});
+      }
+    }, RELINK_GRACE_MS);
+    Deno.unrefTimer(timer);
+  }
+
+  /** `abortOnNodeFailure`: one node failed, so the whole run stops. */
+  #abortRun(name: string, reason: WireError): void {
+    if (this.#signal.aborted || this.#outcome !== null) return;
+    this.#abortReason = {
+      code: "ABORT",
+      message: `Node ${name} failed (${reason.code}: ${reason.message}); aborting (--abort-on-node-failure)`,
+    };
+    this.#abort.abort();
   }
 
   /** The verdict on one node given the source's outcome. */
@@ -328,6 +544,7 @@ export class Server {
       seconds,
       error: outcome.error,
       nodes,
+      repairs: this.#repairs,
     };
     this.#options.onEvent?.({ type: "done", report });
     return report;
@@ -357,6 +574,7 @@ export class Server {
         rssBytes: null,
         cpuSeconds: null,
       })),
+      repairs: [],
     };
     for (const s of this.#sessions.values()) s.control.send(FrameType.ABORT, ABORTED).catch(() => {});
     return report;
@@ -375,21 +593,6 @@ export class Server {
         nodeCount: plan.nodes.length,
       },
     });
-  }
-
-  /** A node lost mid-stream: its upstream stops feeding it at once instead of waiting on a full socket. */
-  #dropFromUpstream(session: NodeSession): void {
-    const planned = this.#plan?.nodes.find((n) => n.name === session.node.name);
-    if (!planned || session.lost === null) return;
-    const reason = { code: session.lost.code, message: session.lost.message, node: planned.name };
-    if (planned.upstream === SERVER_NAME) {
-      this.#fanOut?.failOutput(
-        planned.name,
-        new KadError(reason.code, reason.message, { node: planned.name }),
-      );
-    } else {
-      this.#sessions.get(planned.upstream)?.control.send(FrameType.DROP, reason).catch(() => {});
-    }
   }
 
   #ping(): void {
@@ -466,34 +669,74 @@ export class Server {
 
   /** Reads a node's control messages until it reports or goes away. */
   async #listenTo(session: NodeSession): Promise<void> {
+    const name = session.node.name;
     try {
       for (;;) {
         const message = await session.control.readMessage();
         if (message === null) break;
-        if (message.type === FrameType.PROGRESS) session.lastBytes = message.body.bytes;
-        if (message.type === FrameType.REPORT) {
-          session.report = message.body;
-          session.lastBytes = message.body.bytes;
-          this.#announce(session);
-          session.finish();
-          return;
+        switch (message.type) {
+          case FrameType.PROGRESS:
+            session.lastBytes = message.body.bytes;
+            break;
+          case FrameType.UPSTREAM_LOST:
+            this.#upstreamLost(session, message.body);
+            break;
+          case FrameType.ADOPTED:
+            this.#repaired(message.body.child, name, message.body);
+            break;
+          case FrameType.ADOPT_FAILED:
+            this.#repairFailed(message.body.child, name, message.body, message.body.offset || null);
+            break;
+          case FrameType.REPORT:
+            session.report = message.body;
+            session.lastBytes = message.body.bytes;
+            this.#reported(session);
+            return;
         }
       }
-      session.lost ??= { code: "NNF", message: `Node ${session.node.name} closed its control connection` };
+      session.lost ??= { code: "NNF", message: `Node ${name} closed its control connection` };
     } catch (error) {
-      session.lost ??= {
-        code: error instanceof KadError ? error.code : "NNF",
-        message: describeError(error),
-      };
+      // a reset control connection means the node is gone (NNF), a silent one that it hung (TIMEOUT)
+      const code = errorCode(error, "NNF");
+      session.lost ??= { code: code === "NRF" ? "NNF" : code, message: describeError(error) };
     }
     session.control.close();
-    if (this.#outcome === null) this.#dropFromUpstream(session);
-    if (!this.#started) {
-      this.#sessions.delete(session.node.name);
-      this.#options.onEvent?.({ type: "left", name: session.node.name, count: this.#sessions.size });
+    if (this.#started) this.#repairAround(session);
+    else {
+      this.#sessions.delete(name);
+      this.#options.onEvent?.({ type: "left", name, count: this.#sessions.size });
+    }
+    session.finish();
+  }
+
+  /** A node's final word; adoptions it was asked for and never answered fall back to the server. */
+  #reported(session: NodeSession): void {
+    const name = session.node.name;
+    this.#announce(session);
+    if (session.report?.status === "failed" && this.#options.abortOnNodeFailure) {
+      this.#abortRun(name, session.report.error ?? { code: "NRF", message: "failed" });
+    }
+    for (const [child, pending] of [...this.#pendingRepairs]) {
+      if (pending.record.upstream !== name) continue;
+      this.#repairFailed(
+        child,
+        name,
+        { code: "NNF", message: `${name} finished before feeding ${child}` },
+        null,
+      );
+    }
+    // a node that ends early (its sink failed under --abort-on-sink-error, a GAP) leaves children behind
+    if (session.report?.status === "failed" && this.#live?.childrenOf(name).length) {
+      session.lost = session.report.error;
+      this.#repairAround(session);
+      session.lost = null;
     }
     session.finish();
   }
 }
 
 const ABORTED: WireError = { code: "ABORT", message: "Deployment interrupted by the operator" };
+
+function errorCode(error: unknown, fallback: ErrorCode): ErrorCode {
+  return error instanceof KadError ? error.code : fallback;
+}

@@ -5,6 +5,7 @@
  */
 
 import { ConfigError, KadError } from "../errors.ts";
+import type { ByteHistory } from "../relay/fan_out.ts";
 import type { Source } from "./source.ts";
 
 /** Reads an image file or a block device. */
@@ -14,9 +15,11 @@ export class ImageSource implements Source {
   /** Size in bytes. */
   readonly size: number;
   readonly #file: Deno.FsFile;
+  readonly #path: string;
 
   private constructor(path: string, file: Deno.FsFile, size: number) {
     this.description = `image ${path}`;
+    this.#path = path;
     this.#file = file;
     this.size = size;
   }
@@ -38,6 +41,23 @@ export class ImageSource implements Source {
     const size = await file.seek(0, Deno.SeekMode.End);
     await file.seek(0, Deno.SeekMode.Start);
     return new ImageSource(path, file, size);
+  }
+
+  /** Opens the image again to read any range a repair needs. */
+  async openHistory(): Promise<ByteHistory> {
+    const file = await Deno.open(this.#path, { read: true });
+    const description = this.description;
+    return {
+      async readAt(offset: number, into: Uint8Array): Promise<number | null> {
+        try {
+          await file.seek(offset, Deno.SeekMode.Start);
+          return await file.read(into);
+        } catch (error) {
+          throw new KadError("LRF", `Re-reading ${description} failed: ${error}`, { cause: error });
+        }
+      },
+      close: () => file.close(),
+    };
   }
 
   /** Reads from the file. */

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { ByteHistory } from "../relay/fan_out.ts";
+
 /** What the server streams. */
 export type SourceSpec =
   /** A directory, archived by `tar -c` (one file system, sparse, xattrs, ACLs, numeric owners). */
@@ -27,6 +29,8 @@ export interface Source {
   finish(): Promise<void>;
   /** Stops the producer at once; never throws. */
   abort(): Promise<void>;
+  /** Seekable sources only: a second reader for bytes a repair needs after the ring let them go. */
+  openHistory?(): Promise<ByteHistory>;
 }
 
 /** Pseudo and volatile file systems left out of a directory source unless told otherwise. */

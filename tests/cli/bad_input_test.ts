@@ -236,7 +236,7 @@ Deno.test("interrupts: SIGINT on a middle node → its tar is stopped, it and th
   assertEquals(new TextDecoder().decode(tars.stdout).trim(), "", "the middle node's tar is gone");
 });
 
-Deno.test("unreachable head: a node advertising an address nobody listens on → NNF, the run ends promptly", async () => {
+Deno.test("unreachable head: a node advertising an address nobody listens on → NNF, the node behind is fed by the server", async () => {
   const server = new KadServer(variant, ["--bench", "10MB", "--clients", "2", "--timeout", "5"]);
   const port = await server.port;
   const started = performance.now();
@@ -247,15 +247,17 @@ Deno.test("unreachable head: a node advertising an address nobody listens on →
   const { code, report } = await server.result();
   assertEquals(code, 1);
   assertEquals(rh.code, 1);
-  assertEquals(rt.code, 1);
   const byName = Object.fromEntries(report!.nodes.map((n) => [n.name, n]));
   assertEquals(byName["a-head"].error?.code, "NNF");
   assertMatch(byName["a-head"].error!.message, /Cannot connect to a-head at 127\.0\.0\.3:\d+/);
-  assert(byName["b-tail"].status === "failed");
+  // repaired around: the server feeds the node behind the unreachable head itself
+  assertEquals(byName["b-tail"].status, "ok");
+  assertEquals(rt.code, 0, rt.stderr);
+  assertEquals(report!.repairs[0].upstream, "server");
   assert(performance.now() - started < 15_000);
 });
 
-Deno.test("hung node: a middle node stopped (SIGSTOP) mid-stream → the run ends within the timeout, head ok", async () => {
+Deno.test("hung node: a middle node stopped (SIGSTOP) mid-stream → TIMEOUT, head and tail ok, the run ends", async () => {
   const server = new KadServer(variant, ["-", "--clients", "3", "--timeout", "3", "--order", "name"], {
     stdin: true,
   });
@@ -284,11 +286,11 @@ Deno.test("hung node: a middle node stopped (SIGSTOP) mid-stream → the run end
   await feeding;
   assertEquals(code, 1);
   assertEquals(head.code, 0, head.stderr);
-  assertEquals(tail.code, 1);
+  assertEquals(tail.code, 0, tail.stderr);
   const byName = Object.fromEntries(report!.nodes.map((n) => [n.name, n]));
   assertEquals(byName["a-head"].status, "ok");
   assertEquals(byName["b-middle"].error?.code, "TIMEOUT");
-  assert(byName["c-tail"].status === "failed");
+  assertEquals(byName["c-tail"].status, "ok");
   assert(elapsed < 20_000, `ended ${elapsed} ms after the stop`);
 });
 
@@ -327,39 +329,3 @@ Deno.test("corruption: one bit flipped on the a → b link → b and c fail HASH
   assertEquals(byName.c.error?.code, "HASH");
   assertEquals(byName.b.bytes, report!.bytes, "the byte count alone would not have caught it");
 });
-
-for (const victim of [0, 2, 5]) {
-  Deno.test(`detection: node ${victim + 1} of 6 killed -9 mid-stream → nodes before ok, it NNF, nodes behind NRF`, async () => {
-    const names = ["n1", "n2", "n3", "n4", "n5", "n6"];
-    const server = new KadServer(variant, ["-", "--clients", "6", "--timeout", "5", "--order", "name"], {
-      stdin: true,
-    });
-    const port = await server.port;
-    const nodes = names.map((name) => startJoin(variant, port, name, ["--null"], ["--timeout", "5"]));
-    await server.joined(6);
-    while (!server.events.some((e) => e.event === "planned")) await new Promise((r) => setTimeout(r, 20));
-    const chunk = new Uint8Array(1 << 20);
-    await server.process.write(chunk);
-    await new Promise((r) => setTimeout(r, 300));
-    nodes[victim].kill("SIGKILL");
-    const killedAt = performance.now();
-    for (let i = 0; i < 8; i++) await server.process.write(chunk).catch(() => {});
-    await server.process.closeStdin();
-    const results = await Promise.all(nodes.map((n) => n.result()));
-    const { code, report } = await server.result(30_000);
-    assertEquals(code, 1);
-    assert(performance.now() - killedAt < 10_000, "detected within seconds");
-    const byName = Object.fromEntries(report!.nodes.map((n) => [n.name, n]));
-    names.forEach((name, i) => {
-      if (i < victim) {
-        assertEquals(byName[name].status, "ok", name);
-        assertEquals(results[i].code, 0, results[i].stderr);
-      } else if (i === victim) {
-        assertEquals(byName[name].error?.code, "NNF", name);
-      } else {
-        assertEquals(byName[name].error?.code, "NRF", `${name}: ${byName[name].error?.message}`);
-        assertEquals(results[i].code, 1);
-      }
-    });
-  });
-}

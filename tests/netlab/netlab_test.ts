@@ -82,3 +82,45 @@ Deno.test({
     assertEquals(link.success, false);
   },
 });
+
+Deno.test({
+  name: "netlab: a middle node's port taken down (ip link set down) mid-stream → it fails, the others ok",
+  ignore: !root,
+  fn: async () => {
+    await using lab = await Netlab.create({ hosts: 4, shape: { rate: "100mbit" } });
+    const [serverHost, ...nodeHosts] = lab.hosts;
+    const variant = kadVariants()[0];
+    const server = new KadServer(inNamespace(variant, serverHost.namespace), [
+      "--bench",
+      "40MB",
+      "--clients",
+      "3",
+      "--order",
+      "name",
+      "--timeout",
+      "10",
+      "--stall-timeout",
+      "2",
+    ], { listenHost: "0.0.0.0" });
+    const port = await server.port;
+    const names = ["a", "b", "c"];
+    const joins = nodeHosts.map((h, i) =>
+      startJoin(inNamespace(variant, h.namespace), port, names[i], ["--null"], ["--timeout", "5"], {
+        serverHost: serverHost.address,
+        listen: "0.0.0.0:0",
+      })
+    );
+    while (!server.events.some((e) => e.event === "planned")) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 1200)); // ~ a third of the stream
+    await lab.setLink(nodeHosts[1], false);
+    const [a, b, c] = await Promise.all(joins.map((j) => j.result()));
+    const { report } = await server.result();
+    const byName = Object.fromEntries(report!.nodes.map((n) => [n.name, n]));
+    assertEquals(byName.b.error?.code, "TIMEOUT");
+    assertEquals(b.code, 1);
+    assertEquals(byName.a.status, "ok", a.stderr);
+    assertEquals(byName.c.status, "ok", c.stderr);
+    assertEquals(c.code, 0);
+    assertEquals(report!.repairs.find((r) => r.child === "c")?.upstream, "a");
+  },
+});

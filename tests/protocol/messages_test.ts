@@ -40,7 +40,16 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
   [FrameType.PING, {}],
   [FrameType.ERROR, { code: "REFUSED", message: "late" }],
   [FrameType.ABORT, { code: "LRF", message: "source failed", node: "server" }],
-  [FrameType.DROP, { code: "TIMEOUT", message: "No data from n3 for 5 s", node: "n3" }],
+  [FrameType.DROP, {
+    code: "TIMEOUT",
+    message: "No data from n3 for 5 s",
+    node: "n3",
+    adopt: [{ name: "n4", host: "10.0.0.4", port: 4000 }],
+  }],
+  [FrameType.UPSTREAM_LOST, { code: "NRF", message: "reset", upstream: "n3", offset: 1024 }],
+  [FrameType.ADOPTED, { child: "n4", offset: 1024, resent: 4096 }],
+  [FrameType.ADOPT_FAILED, { code: "GAP", message: "not retained", child: "n4", offset: 10 }],
+  [FrameType.NEW_UPSTREAM, { upstream: "n2" }],
 ];
 
 for (const [type, body] of SAMPLES) {
@@ -73,6 +82,13 @@ Deno.test("messages: a JSON payload on a DATA frame type is rejected", () => {
   assertThrows(() => decodeMessage(FrameType.DATA, json({})), ProtocolError);
 });
 
-Deno.test("messages: DROP must name the child to drop", () => {
-  assertThrows(() => decodeMessage(FrameType.DROP, json({ code: "TIMEOUT", message: "x" })), /"node"/);
+Deno.test("messages: DROP must name the child to drop and the nodes to adopt", () => {
+  assertThrows(
+    () => decodeMessage(FrameType.DROP, json({ code: "TIMEOUT", message: "x", adopt: [] })),
+    /"node"/,
+  );
+  assertThrows(
+    () => decodeMessage(FrameType.DROP, json({ code: "TIMEOUT", message: "x", node: "n" })),
+    /"adopt"/,
+  );
 });

@@ -54,6 +54,7 @@ Deno.test("report: summary counts and allOk", () => {
     seconds: 1,
     error: null,
     nodes: [{ ...node, status: "ok", error: null }, { ...node, name: "b", status: "failed", error: missing }],
+    repairs: [],
   };
   assertEquals(summarize(report), { ok: 1, failed: 1 });
   assertEquals(allOk(report), false);
@@ -86,6 +87,7 @@ Deno.test("report: the slowest node is the one with the lowest throughput", () =
     seconds: 1,
     error: null,
     nodes: [mk("a", 1), mk("b", 3), mk("c", 2)],
+    repairs: [],
   };
   assertEquals(slowestNode(report)?.name, "b");
 });

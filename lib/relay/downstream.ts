@@ -1,0 +1,122 @@
+/**
+ * The child links of one fan-out, on a node or on the server: links planned at the start and links
+ * adopted during a repair alike. Each link is fed from the offset its child holds and, once it has
+ * written the whole stream, gets the final frame (END, or ABORT when the stream failed) — also
+ * when it was adopted after the stream ended.
+ *
+ * @module
+ */
+
+import { describeError } from "../errors.ts";
+import type { FrameConn } from "../net/frame_conn.ts";
+import type { FrameType } from "../protocol/frame.ts";
+import type { AdoptedMessage, PeerAddress, WireError } from "../protocol/messages.ts";
+import { type ChildLink, connectChild, linkOutput } from "./data_link.ts";
+import type { ByteHistory, FanOut } from "./fan_out.ts";
+
+/** Options of a {@link Downstream}. */
+export interface DownstreamOptions {
+  /** The deployment links belong to. */
+  deployment: string;
+  /** Name of the feeding side: a node's name or "server". */
+  self: string;
+  /** Limit on connecting and the LINK/LINK_OK handshake. */
+  connectTimeoutMs: number;
+  /** A child could not be sent its final frame. */
+  onLinkProblem?: (child: string, error: WireError) => void;
+}
+
+/** The final frame every child gets after the stream. */
+export type FinalFrame =
+  | { type: typeof FrameType.END; body: unknown; offset: number }
+  | { type: typeof FrameType.ABORT; body: unknown; offset: 0 };
+
+/** Child links fed by one fan-out. */
+export class Downstream {
+  readonly #fanOut: FanOut;
+  readonly #options: DownstreamOptions;
+  readonly #links = new Set<FrameConn>();
+  readonly #closing = new Set<Promise<void>>();
+  #final: FinalFrame | null | undefined = undefined;
+  #finalSet!: () => void;
+  readonly #finalReady = new Promise<void>((resolve) => this.#finalSet = resolve);
+
+  /** Creates the set of links of `fanOut`. */
+  constructor(fanOut: FanOut, options: DownstreamOptions) {
+    this.#fanOut = fanOut;
+    this.#options = options;
+  }
+
+  /** Opens a data link to `child` (not fed yet). */
+  connect(child: PeerAddress): Promise<ChildLink> {
+    return connectChild(
+      child,
+      { deployment: this.#options.deployment, from: this.#options.self, to: child.name },
+      this.#options.connectTimeoutMs,
+    );
+  }
+
+  /**
+   * Feeds an open link from the offset its child holds (from `history` for bytes older than the
+   * ring) and returns the bytes resent, i.e. already streamed past that offset.
+   * @throws {import("./fan_out.ts").NotRetainedError} when those bytes are not available.
+   */
+  attach(link: ChildLink, history?: ByteHistory): number {
+    const resent = this.#fanOut.producedBytes - link.offset;
+    const done = this.#fanOut.addFrom(linkOutput(link.conn), link.offset, history);
+    this.#links.add(link.conn);
+    const closing = this.#closeWhenDone(link.conn, done);
+    this.#closing.add(closing);
+    closing.finally(() => this.#closing.delete(closing));
+    return resent;
+  }
+
+  /** Links to `child` and feeds it from what it holds: the repair of a node that lost its upstream. */
+  async adopt(child: PeerAddress, history?: ByteHistory): Promise<AdoptedMessage> {
+    const link = await this.connect(child);
+    try {
+      const resent = this.attach(link, history);
+      return { child: child.name, offset: link.offset, resent };
+    } catch (error) {
+      link.conn.close();
+      throw error;
+    }
+  }
+
+  async #closeWhenDone(conn: FrameConn, done: Promise<boolean>): Promise<void> {
+    const complete = await done;
+    await this.#finalReady;
+    const final = this.#final;
+    if (complete && final && !conn.closed) {
+      try {
+        await conn.send(final.type, final.body, final.offset);
+      } catch (error) {
+        this.#options.onLinkProblem?.(conn.peer, { code: "NWF", message: describeError(error) });
+      }
+    }
+    conn.close();
+    this.#links.delete(conn);
+  }
+
+  /**
+   * Sends `final` to every child once it has written the whole stream (children adopted later get
+   * it too) and waits until every link is closed. Call after the fan-out's `finish`.
+   */
+  async end(final: FinalFrame): Promise<void> {
+    if (this.#final === undefined) this.#final = final;
+    this.#finalSet();
+    await this.settled();
+  }
+
+  /** Waits until every link, adopted ones included, got its final frame and was closed. */
+  async settled(): Promise<void> {
+    while (this.#closing.size > 0) await Promise.all(this.#closing);
+  }
+
+  /** Closes every link without a final frame. */
+  closeAll(): void {
+    if (this.#final === undefined) this.#final = null;
+    this.#finalSet();
+    for (const conn of this.#links) conn.close();
+  }
+}
