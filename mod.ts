@@ -37,6 +37,7 @@ export {
   TimeoutError,
 } from "./lib/errors.ts";
 export {
+  DEFAULT_STALL_TIMEOUT_MS,
   type JoinedNode,
   type ServeEvent,
   type ServeOptions,
@@ -57,20 +58,25 @@ export {
   SERVER_NAME,
 } from "./lib/topology/planner.ts";
 export {
+  type ByteHistory,
+  DEFAULT_RING_BYTES,
   DEFAULT_SLOT_BYTES,
   DEFAULT_SLOTS,
   FanOut,
   type FanOutOptions,
   type FanOutput,
+  NotRetainedError,
   type OutputView,
   Slot,
 } from "./lib/relay/fan_out.ts";
+export { LiveTopology } from "./lib/topology/live_topology.ts";
 export {
   allOk,
   type DeploymentReport,
   judgeNode,
   nodeRate,
   type NodeResult,
+  type RepairRecord,
   slowestNode,
   type SourceOutcome,
   summarize,
@@ -104,6 +110,8 @@ export {
 } from "./lib/protocol/frame.ts";
 export type {
   AcceptMessage,
+  AdoptedMessage,
+  AdoptFailedMessage,
   DropMessage,
   EndMessage,
   ErrorMessage,
@@ -112,10 +120,12 @@ export type {
   LinkOkMessage,
   LinkProblem,
   Message,
+  NewUpstreamMessage,
   PeerAddress,
   PlanMessage,
   ProgressMessage,
   ReportMessage,
+  UpstreamLostMessage,
   WireError,
 } from "./lib/protocol/messages.ts";
 export { decodeMessage, frameName } from "./lib/protocol/messages.ts";

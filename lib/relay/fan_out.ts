@@ -51,13 +51,13 @@ export interface ByteHistory {
 /** One frame of the ring: where it sits in the arena and in the stream. */
 export class Slot {
   /** Sequence number of the slot in the stream (0, 1, 2…); -1 while never published. */
-  seq = -1;
+  seq: number = -1;
   /** Stream offset of the first payload byte. */
-  offset = 0;
+  offset: number = 0;
   /** Arena index of the frame header. */
-  start = 0;
+  start: number = 0;
   /** Payload bytes held; the producer sets it before {@link FanOut.publish}. */
-  length = 0;
+  length: number = 0;
   /** The payload area to fill (valid between acquire and publish). */
   payloadArea: Uint8Array = new Uint8Array(0);
 
