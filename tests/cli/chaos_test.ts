@@ -55,6 +55,21 @@ Deno.test("chaos: two adjacent nodes (3 and 4 of 6) killed -9 → both NNF, the 
   assertEquals(last.upstream, "n2");
 });
 
+Deno.test("chaos: tree (fan-out 2), an inner node killed -9 → its parent adopts both its children, all others ok", async () => {
+  // heap order, server → n1 n2; n1 → n3 n4; n2 → n5 n6; n3 → n7 n8
+  const eight = [...SIX, "n7", "n8"];
+  await using run = new ChaosRun(variant, { names: eight, serveArgs: ["--fanout", "2"] });
+  await run.start();
+  await run.feed((fraction) => {
+    if (fraction >= 0.5 && fraction < 0.55) run.nodes.n3.kill("SIGKILL");
+  });
+  const { byName, report } = await run.outcome();
+  assertEquals(byName.n3.error?.code, "NNF");
+  for (const name of eight.filter((n) => n !== "n3")) assertEquals(byName[name].status, "ok", name);
+  assertEquals(report.repairs.find((r) => r.child === "n7")?.upstream, "n1");
+  assertEquals(report.repairs.find((r) => r.child === "n8")?.upstream, "n1");
+});
+
 Deno.test("chaos: a node stopped (SIGSTOP) past the stall timeout → TIMEOUT, the others ok, no hang", async () => {
   await using run = new ChaosRun(variant, { names: ["a", "b", "c"], serveArgs: ["--stall-timeout", "2"] });
   await run.start();
