@@ -7,7 +7,7 @@
  *    Throughput, the hop's CPU seconds per GB and its peak RSS (GNU time).
  * 2. a chain of 4 nodes each writing a file: kad (`--out FILE`) vs `socat | tee FILE | socat`.
  *
- * Usage: deno run -A bench/relay_vs_socat.ts [--bytes N] [--runs R]
+ * Usage: deno run -A bench/relay_vs_socat.ts [--bytes N] [--runs R] [--ring SIZE]
  * Needs socat and GNU time (apt-get install socat time); rows that need a missing tool are skipped.
  */
 
@@ -17,7 +17,12 @@ import { exists, have, kadArgv, waitListening } from "./_tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { bytes: { type: "string", default: String(2e9) }, runs: { type: "string", default: "3" } },
+  options: {
+    bytes: { type: "string", default: String(2e9) },
+    runs: { type: "string", default: "3" },
+    // the repair ring of every kad node (default: kad's own, 32 MiB); 0 keeps only the live window
+    ring: { type: "string" },
+  },
 });
 const BYTES = Number(values.bytes);
 const RUNS = Number(values.runs);
@@ -82,6 +87,7 @@ function kadJoin(port: number, name: string, sink: string[], timedRun: boolean):
     name,
     "--listen",
     "127.0.0.1:0",
+    ...(values.ring === undefined ? [] : ["--ring", values.ring]),
     ...sink,
   ];
   return sh(`${timedRun ? TIME : "exec"} ${q(args)}`);
