@@ -351,13 +351,19 @@ class NodeRun {
       await this.#sink?.abort();
       if (fanOut) await fanOut.finish(options.timeoutMs);
       const passedOn = reason instanceof AbortReceivedError;
-      const body = {
-        code: error.code,
-        message: passedOn ? error.message : `Upstream ${options.name} failed: ${error.message}`,
-      };
-      for (const link of planned) await link.conn.send(FrameType.ABORT, body).catch(() => {});
       await this.#endAdoptions();
-      await this.#downstream?.end({ type: FrameType.ABORT, body, offset: 0 });
+      if (passedOn || error.code === "ABORT") {
+        // the whole deployment stops: say so down the tree
+        const body = {
+          code: error.code,
+          message: passedOn ? error.message : `Upstream ${options.name} failed: ${error.message}`,
+        };
+        for (const link of planned) await link.conn.send(FrameType.ABORT, body).catch(() => {});
+        await this.#downstream?.end({ type: FrameType.ABORT, body, offset: 0 });
+      } else {
+        // only this node is out: its children lose their upstream and the server repairs around it
+        this.#downstream?.closeAll();
+      }
       return { error, hash: "" };
     } finally {
       this.#adopting = false;

@@ -293,7 +293,7 @@ export class Server {
       } catch (error) {
         // an unreachable head is repaired around at once: the server feeds its children
         this.#lose(session, { code: "NNF", message: describeError(error) });
-        this.#repairAround(session);
+        this.#repairAround(session, session.lost!);
       }
     }));
     await this.#settleRepairs();
@@ -367,10 +367,9 @@ export class Server {
    * A node failed mid-stream (vanished, hung, unreachable): its upstream stops feeding it, and its
    * children move under the nearest ancestor still streaming, which resends what each lacks.
    */
-  #repairAround(session: NodeSession): void {
+  #repairAround(session: NodeSession, reason: WireError): void {
     const name = session.node.name;
     if (this.#live === null || !this.#live.has(name)) return;
-    const reason = session.lost ?? { code: "NNF" as const, message: `Node ${name} vanished` };
     this.#options.onEvent?.({ type: "node-lost", name, error: reason });
     this.#pendingRepairs.delete(name);
     if (this.#options.abortOnNodeFailure) return this.#abortRun(name, reason);
@@ -701,7 +700,7 @@ export class Server {
       session.lost ??= { code: code === "NRF" ? "NNF" : code, message: describeError(error) };
     }
     session.control.close();
-    if (this.#started) this.#repairAround(session);
+    if (this.#started) this.#repairAround(session, session.lost);
     else {
       this.#sessions.delete(name);
       this.#options.onEvent?.({ type: "left", name, count: this.#sessions.size });
@@ -727,9 +726,7 @@ export class Server {
     }
     // a node that ends early (its sink failed under --abort-on-sink-error, a GAP) leaves children behind
     if (session.report?.status === "failed" && this.#live?.childrenOf(name).length) {
-      session.lost = session.report.error;
-      this.#repairAround(session);
-      session.lost = null;
+      this.#repairAround(session, session.report.error ?? { code: "NRF", message: `${name} failed` });
     }
     session.finish();
   }

@@ -26,6 +26,8 @@ export interface ChaosOptions {
   joinArgs?: string[];
   /** Directories other than the run's own to write some nodes' copies in, by node name. */
   outDirs?: Record<string, string>;
+  /** Sink and extra arguments replacing `--out FILE` for some nodes, by node name. */
+  sinks?: Record<string, string[]>;
 }
 
 /** Everything a chaos test asserts on. */
@@ -46,7 +48,15 @@ export class ChaosRun implements AsyncDisposable {
   readonly #options: Required<ChaosOptions>;
 
   constructor(readonly variant: KadVariant, options: ChaosOptions) {
-    this.#options = { mib: 24, paceMs: 40, serveArgs: [], joinArgs: [], outDirs: {}, ...options };
+    this.#options = {
+      mib: 24,
+      paceMs: 40,
+      serveArgs: [],
+      joinArgs: [],
+      outDirs: {},
+      sinks: {},
+      ...options,
+    };
   }
 
   /** Starts the server and the nodes, and waits for the plan. */
@@ -67,7 +77,8 @@ export class ChaosRun implements AsyncDisposable {
     ], { stdin: true });
     const port = await this.#server.port;
     for (const name of names) {
-      this.nodes[name] = startJoin(this.variant, port, name, ["--out", this.outPath(name)], [
+      const sink = this.#options.sinks[name] ?? ["--out", this.outPath(name)];
+      this.nodes[name] = startJoin(this.variant, port, name, sink, [
         "--timeout",
         "10",
         ...joinArgs,

@@ -92,6 +92,21 @@ Deno.test("chaos: a node stopped (SIGSTOP) past the stall timeout → TIMEOUT, t
   assertEquals(byName.c.status, "ok", byName.c.error?.message);
 });
 
+Deno.test("chaos: --abort-on-sink-error, a node's command dies → it leaves (LWF), the node behind is repaired", async () => {
+  await using run = new ChaosRun(variant, {
+    names: ["a", "b", "c"],
+    sinks: { b: ["--cmd", "head -c 3000000 >/dev/null", "--abort-on-sink-error"] },
+  });
+  await run.start();
+  await run.feed();
+  const { byName, report } = await run.outcome();
+  assertEquals(byName.b.error?.code, "LWF");
+  assertMatch(byName.b.error!.message, /abort-on-sink-error/);
+  assertEquals(byName.a.status, "ok");
+  assertEquals(byName.c.status, "ok", byName.c.error?.message);
+  assertEquals(report.repairs.find((r) => r.child === "c")?.upstream, "a");
+});
+
 Deno.test("chaos: the server killed -9 mid-stream → every node exits non-zero, no partial output left", async () => {
   await using run = new ChaosRun(variant, { names: ["a", "b", "c"] });
   await run.start();
