@@ -81,7 +81,7 @@ export const SERVE: CommandSpec = {
     {
       name: "stall-timeout",
       value: "S",
-      default: "4",
+      default: "3",
       help: "a node silent this long while streaming is failed and repaired around",
     },
     { name: "abort-on-node-failure", help: "stop the whole deployment when any node fails (all or nothing)" },

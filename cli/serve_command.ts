@@ -6,7 +6,7 @@
 
 import { parseHashAlgorithm } from "../lib/integrity/stream_hash.ts";
 import { allOk, type DeploymentReport } from "../lib/report/report.ts";
-import { type ServeEvent, Server } from "../lib/server/serve.ts";
+import { DEFAULT_STALL_TIMEOUT_MS, type ServeEvent, Server } from "../lib/server/serve.ts";
 import type { StartTrigger } from "../lib/server/start_trigger.ts";
 import type { SourceSpec } from "../lib/source/source.ts";
 import type { PlanOrder } from "../lib/topology/planner.ts";
@@ -46,7 +46,7 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     order: order as PlanOrder,
     hash: parseHashAlgorithm(str(flags, "hash") ?? "xxh128"),
     timeoutMs: timeout * 1000,
-    stallTimeoutMs: (seconds(flags, "stall-timeout", "serve") ?? 4) * 1000,
+    stallTimeoutMs: (seconds(flags, "stall-timeout", "serve") ?? DEFAULT_STALL_TIMEOUT_MS / 1000) * 1000,
     connectTimeoutMs: (seconds(flags, "connect-timeout", "serve") ?? 10) * 1000,
     ringBytes: ringBytes(flags, "serve"),
     abortOnNodeFailure: flags["abort-on-node-failure"] === true,

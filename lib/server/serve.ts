@@ -58,7 +58,7 @@ export interface ServeOptions {
   hash: HashAlgorithm;
   /** Timeout in milliseconds of every wait on a peer. */
   timeoutMs: number;
-  /** A node silent this long while streaming is failed (TIMEOUT) and repaired around (default 4 s). */
+  /** A node silent this long while streaming is failed (TIMEOUT) and repaired around (default 3 s). */
   stallTimeoutMs?: number;
   /** Limit on connecting to a node's data port and its handshake (default: `timeoutMs`). */
   connectTimeoutMs?: number;
@@ -116,8 +116,8 @@ export type ServeEvent =
   | { type: "done"; report: DeploymentReport };
 
 const PING_INTERVAL_MS = 1000;
-/** Default silence after which a streaming node is declared hung. */
-export const DEFAULT_STALL_TIMEOUT_MS = 4000;
+/** Default silence after which a streaming node is declared hung: 3 missed heartbeats, detected in 3–4 s. */
+export const DEFAULT_STALL_TIMEOUT_MS = 3000;
 /** A node that says its upstream broke while the upstream looks alive is relinked after this. */
 const RELINK_GRACE_MS = 1000;
 const PROGRESS_INTERVAL_MS = 1000;
@@ -374,10 +374,10 @@ export class Server {
     this.#pendingRepairs.delete(name);
     if (this.#options.abortOnNodeFailure) return this.#abortRun(name, reason);
     if (!this.#repairing) return;
-    const removed = this.#live!.remove(name)!;
+    const removed = this.#live.remove(name)!;
     const feeder = this.#canFeed(removed.parent)
       ? removed.parent
-      : this.#live!.feederFor(removed.parent, this.#canFeed);
+      : this.#live.feederFor(removed.parent, this.#canFeed);
     for (const child of removed.children) this.#assign(child, feeder, name);
     const adopt = removed.children.map((c) => this.#sessions.get(c)!.node.address);
     const drop = { code: reason.code, message: reason.message, node: name };
@@ -714,6 +714,12 @@ export class Server {
     this.#announce(session);
     if (session.report?.status === "failed" && this.#options.abortOnNodeFailure) {
       this.#abortRun(name, session.report.error ?? { code: "NRF", message: "failed" });
+    }
+    const own = this.#pendingRepairs.get(name);
+    if (own && session.report?.status === "failed") { // it gave up waiting for its new upstream
+      this.#pendingRepairs.delete(name);
+      const seconds = (performance.now() - own.startedAt) / 1000;
+      this.#repairs.push({ ...own.record, seconds, error: session.report.error });
     }
     for (const [child, pending] of [...this.#pendingRepairs]) {
       if (pending.record.upstream !== name) continue;
