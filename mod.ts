@@ -67,6 +67,8 @@ export {
   type FanOutput,
   NotRetainedError,
   type OutputView,
+  relayFanOutOptions,
+  type RingGeometry,
   Slot,
 } from "./lib/relay/fan_out.ts";
 export { LiveTopology } from "./lib/topology/live_topology.ts";

@@ -23,13 +23,11 @@ import type {
 import { type ChildLink, connectChild, connectTo } from "../relay/data_link.ts";
 import { Downstream } from "../relay/downstream.ts";
 import {
-  DEFAULT_RING_BYTES,
-  DEFAULT_SLOT_BYTES,
-  DEFAULT_SLOTS,
   FanOut,
   type FanOutput,
   NotRetainedError,
-  STALL_SAFETY_FACTOR,
+  relayFanOutOptions,
+  type RingGeometry,
 } from "../relay/fan_out.ts";
 import { UpstreamAcceptor } from "../relay/upstream_acceptor.ts";
 import { type ByteCounter, relayFrames } from "../relay/stream_pump.ts";
@@ -37,7 +35,7 @@ import { openSink, validateSink } from "../sink/open_sink.ts";
 import type { Sink, SinkSpec } from "../sink/sink.ts";
 
 /** Options of {@link join}. */
-export interface JoinOptions {
+export interface JoinOptions extends RingGeometry {
   /** The server's control address. */
   server: { host: string; port: number };
   /** This node's name (unique in the deployment). */
@@ -52,12 +50,6 @@ export interface JoinOptions {
   advertisePort?: number;
   /** Timeout in milliseconds of every wait on a peer. */
   timeoutMs: number;
-  /** Ring slots (default 4). */
-  slots?: number;
-  /** Bytes per slot (default 256 KiB). */
-  slotBytes?: number;
-  /** Bytes of the stream retained for repairing nodes behind this one (default 32 MiB). */
-  ringBytes?: number;
   /** Limit on connecting to a peer and its handshake (default: `timeoutMs`). */
   connectTimeoutMs?: number;
   /** Leave the stream when the local sink fails, instead of relaying on (the default). */
@@ -304,11 +296,7 @@ class NodeRun {
       this.#sink = await openSink(options.sink);
       const sinkOutput = this.#sinkOutput(this.#sink);
       fanOut = this.#fanOut = new FanOut([sinkOutput], {
-        slots: options.slots ?? DEFAULT_SLOTS,
-        slotBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
-        ringBytes: options.ringBytes ?? DEFAULT_RING_BYTES,
-        stallTimeoutMs: options.timeoutMs * STALL_SAFETY_FACTOR,
-        holdMs: options.timeoutMs,
+        ...relayFanOutOptions(options, options.timeoutMs),
         onOutputError: (output, error) => {
           // by identity: a child may well be named "sink"
           if (output === sinkOutput) this.#sinkFailed(wireError(error, "LWF"));

@@ -104,6 +104,31 @@ export const DEFAULT_SLOT_BYTES = 256 * 1024;
 /** Default bytes retained for repairs. */
 export const DEFAULT_RING_BYTES = 32 * 1024 * 1024;
 
+/** The ring's size, as a node or the server is configured; unset fields take the defaults. */
+export interface RingGeometry {
+  /** Window slots (default {@link DEFAULT_SLOTS}). */
+  slots?: number;
+  /** Payload bytes per slot (default {@link DEFAULT_SLOT_BYTES}). */
+  slotBytes?: number;
+  /** Bytes retained for repairs (default {@link DEFAULT_RING_BYTES}). */
+  ringBytes?: number;
+}
+
+/**
+ * Options of the fan-out of a relay (a node or the server) whose peers answer within
+ * `peerTimeoutMs`: a write stalled {@link STALL_SAFETY_FACTOR} times that long fails its output, and a
+ * failed child's bytes are held that long for the server's repair.
+ */
+export function relayFanOutOptions(geometry: RingGeometry, peerTimeoutMs: number): FanOutOptions {
+  return {
+    slots: geometry.slots ?? DEFAULT_SLOTS,
+    slotBytes: geometry.slotBytes ?? DEFAULT_SLOT_BYTES,
+    ringBytes: geometry.ringBytes ?? DEFAULT_RING_BYTES,
+    stallTimeoutMs: peerTimeoutMs * STALL_SAFETY_FACTOR,
+    holdMs: peerTimeoutMs,
+  };
+}
+
 /** The offset a child asked for is no longer retained here. */
 export class NotRetainedError extends KadError {
   /** Creates the error for `offset`, given the oldest offset still held. */

@@ -19,14 +19,7 @@ import type {
   WireError,
 } from "../protocol/messages.ts";
 import { Downstream } from "../relay/downstream.ts";
-import {
-  DEFAULT_RING_BYTES,
-  DEFAULT_SLOT_BYTES,
-  DEFAULT_SLOTS,
-  FanOut,
-  NotRetainedError,
-  STALL_SAFETY_FACTOR,
-} from "../relay/fan_out.ts";
+import { FanOut, NotRetainedError, relayFanOutOptions, type RingGeometry } from "../relay/fan_out.ts";
 import { type ByteCounter, pumpSource } from "../relay/stream_pump.ts";
 import {
   type DeploymentReport,
@@ -43,7 +36,7 @@ import { type Plan, type PlanOrder, planTopology, SERVER_NAME } from "../topolog
 import { type StartTrigger, waitForStart } from "./start_trigger.ts";
 
 /** Options of a {@link Server}. */
-export interface ServeOptions {
+export interface ServeOptions extends RingGeometry {
   /** What to stream. */
   source: SourceSpec;
   /** Control listener address. */
@@ -64,12 +57,6 @@ export interface ServeOptions {
   connectTimeoutMs?: number;
   /** Abort the whole deployment as soon as one node fails (all or nothing). */
   abortOnNodeFailure?: boolean;
-  /** Ring slots. */
-  slots?: number;
-  /** Bytes per slot. */
-  slotBytes?: number;
-  /** Bytes of the stream retained for repairs (default 32 MiB). */
-  ringBytes?: number;
   /** Aborts the deployment (operator interrupt). */
   signal?: AbortSignal;
   /** Receives events. */
@@ -274,13 +261,7 @@ export class Server {
   /** Links to the heads and streams the source; never throws, the outcome carries the failure. */
   async #stream(plan: Plan, source: Source, counter: ByteCounter): Promise<SourceOutcome> {
     const options = this.#options;
-    const fanOut = this.#fanOut = new FanOut([], {
-      slots: options.slots ?? DEFAULT_SLOTS,
-      slotBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
-      ringBytes: options.ringBytes ?? DEFAULT_RING_BYTES,
-      stallTimeoutMs: options.timeoutMs * STALL_SAFETY_FACTOR,
-      holdMs: options.timeoutMs,
-    });
+    const fanOut = this.#fanOut = new FanOut([], relayFanOutOptions(options, options.timeoutMs));
     const downstream = this.#downstream = new Downstream(fanOut, {
       deployment: this.#deployment,
       self: SERVER_NAME,
@@ -363,6 +344,11 @@ export class Server {
     return session !== undefined && session.report === null && session.lost === null;
   };
 
+  /** `node` itself when it can feed adopted children, else its nearest ancestor that can. */
+  #feederFrom(node: string): string {
+    return this.#canFeed(node) ? node : this.#live!.feederFor(node, this.#canFeed);
+  }
+
   /**
    * A node failed mid-stream (vanished, hung, unreachable): its upstream stops feeding it, and its
    * children move under the nearest ancestor still streaming, which resends what each lacks.
@@ -375,9 +361,7 @@ export class Server {
     if (this.#options.abortOnNodeFailure) return this.#abortRun(name, reason);
     if (!this.#repairing) return;
     const removed = this.#live.remove(name)!;
-    const feeder = this.#canFeed(removed.parent)
-      ? removed.parent
-      : this.#live.feederFor(removed.parent, this.#canFeed);
+    const feeder = this.#feederFrom(removed.parent);
     for (const child of removed.children) this.#assign(child, feeder, name);
     const adopt = removed.children.map((c) => this.#sessions.get(c)!.node.address);
     const drop = { code: reason.code, message: reason.message, node: name };
@@ -395,12 +379,15 @@ export class Server {
     }
   }
 
-  /** Moves `child` under `feeder` and tells it where its stream comes from now. */
-  #assign(child: string, feeder: string, failed: string): void {
+  /**
+   * Moves `child` under `feeder` and tells it where its stream comes from now; a repair handed on
+   * from a feeder that could not make it keeps the time it was first decided.
+   */
+  #assign(child: string, feeder: string, failed: string, startedAt = performance.now()): void {
     this.#live!.move(child, feeder);
     this.#pendingRepairs.set(child, {
       record: { failed, child, upstream: feeder, offset: null, resentBytes: 0, seconds: 0, error: null },
-      startedAt: performance.now(),
+      startedAt,
     });
     this.#sessions.get(child)?.control.send(FrameType.NEW_UPSTREAM, { upstream: feeder }).catch(() => {});
   }
@@ -448,8 +435,7 @@ export class Server {
     const pending = this.#pendingRepairs.get(child);
     if (!pending || pending.record.upstream !== upstream) return;
     if (upstream !== SERVER_NAME && this.#repairing) {
-      this.#assign(child, SERVER_NAME, pending.record.failed);
-      this.#pendingRepairs.get(child)!.startedAt = pending.startedAt;
+      this.#assign(child, SERVER_NAME, pending.record.failed, pending.startedAt);
       return this.#adoptByServer([child], "");
     }
     this.#pendingRepairs.delete(child);
@@ -474,9 +460,7 @@ export class Server {
     if (!this.#repairing || this.#live!.parentOf(child) !== lost.upstream) return;
     const timer = setTimeout(() => {
       if (!this.#repairing || this.#live!.parentOf(child) !== lost.upstream) return;
-      const feeder = this.#canFeed(lost.upstream)
-        ? lost.upstream
-        : this.#live!.feederFor(lost.upstream, this.#canFeed);
+      const feeder = this.#feederFrom(lost.upstream);
       this.#assign(child, feeder, `${lost.upstream}→${child}`);
       const drop = { code: lost.code, message: lost.message, node: child, adopt: [session.node.address] };
       if (feeder === SERVER_NAME) {
