@@ -16,6 +16,7 @@
  *   order: "join",
  *   hash: "xxh128",
  *   timeoutMs: 30_000,
+ *   token: Deno.env.get("KAD_TOKEN")!, // null: --insecure
  * });
  * await server.listen();
  * const report = await server.run();
@@ -26,6 +27,7 @@
 
 export {
   AbortReceivedError,
+  AuthError,
   ConfigError,
   describeError,
   ERROR_CODES,
@@ -99,12 +101,14 @@ export {
   decodeHeader,
   DEFAULT_LIMITS,
   encodeJsonFrame,
+  FLAG_MAC,
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
   type FrameHeader,
   type FrameLimits,
   FrameType,
   type FrameTypeValue,
+  MAC_TRAILER_BYTES,
   MAX_CONTROL_PAYLOAD,
   MAX_DATA_PAYLOAD,
   PROTOCOL_VERSION,
@@ -114,22 +118,28 @@ export type {
   AcceptMessage,
   AdoptedMessage,
   AdoptFailedMessage,
+  ChallengeMessage,
   DropMessage,
   EndMessage,
   ErrorMessage,
   HelloMessage,
+  LinkChallengeMessage,
   LinkMessage,
   LinkOkMessage,
+  LinkPeer,
   LinkProblem,
   Message,
   NewUpstreamMessage,
   PeerAddress,
   PlanMessage,
   ProgressMessage,
+  ProofMessage,
   ReportMessage,
   UpstreamLostMessage,
   WireError,
 } from "./lib/protocol/messages.ts";
 export { decodeMessage, frameName } from "./lib/protocol/messages.ts";
+export { checkToken, generateToken, MIN_TOKEN_LENGTH } from "./lib/security/join_token.ts";
+export { FrameAuth } from "./lib/security/frame_mac.ts";
 export { type CompareOptions, compareTrees, type TreeDifference } from "./lib/verify/tree_compare.ts";
 export { buildSampleTree, type SampleTreeOptions } from "./lib/verify/sample_tree.ts";

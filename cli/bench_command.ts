@@ -12,6 +12,7 @@ import { canBuildNetlab, Netlab, parseRate } from "../lib/netlab/netlab.ts";
 import { allOk, type DeploymentReport, nodeRate } from "../lib/report/report.ts";
 import { byteSize, hostPort, int, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
 import { DEFAULT_PORT } from "./join_command.ts";
+import { INSECURE_WARNING, tokenChoice } from "./join_token_option.ts";
 import { nodeFailures, startNode, startServer, terminate } from "./local_run.ts";
 import { formatBytes } from "./progress.ts";
 import { interruptSignal } from "./signals.ts";
@@ -238,11 +239,14 @@ async function benchLink(flags: ParsedFlags): Promise<number> {
       "bench",
     );
   }
+  const { token } = await tokenChoice(flags, "bench", "node");
+  if (token === null) stderrOut().write(INSECURE_WARNING + "\n");
   const interrupt = interruptSignal();
   try {
     const result = await join({
       server: hostPort(server, DEFAULT_PORT, "bench"),
       name: `bench-${Deno.hostname()}`,
+      token,
       sink: { kind: "null" },
       listen: { host: "0.0.0.0", port: 0 },
       advertise: "",

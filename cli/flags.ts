@@ -59,6 +59,17 @@ const COMMON: FlagSpec[] = [
   { name: "help", help: "show this help" },
 ];
 
+/** Authentication, for serve and join. */
+const SECURITY: FlagSpec[] = [
+  { name: "token-file", value: "FILE", help: "read the join token from FILE (or set KAD_TOKEN)" },
+  {
+    name: "token",
+    value: "TOKEN",
+    help: "the join token (other users can see it in ps: prefer --token-file or KAD_TOKEN)",
+  },
+  { name: "insecure", help: "no authentication: anyone who reaches the ports can join or feed data" },
+];
+
 /** `kad serve`. */
 export const SERVE: CommandSpec = {
   name: "serve",
@@ -85,6 +96,7 @@ export const SERVE: CommandSpec = {
       help: "a node silent this long while streaming is failed and repaired around",
     },
     { name: "abort-on-node-failure", help: "stop the whole deployment when any node fails (all or nothing)" },
+    ...SECURITY,
     ...COMMON,
   ],
 };
@@ -116,6 +128,7 @@ export const JOIN: CommandSpec = {
       name: "abort-on-sink-error",
       help: "leave the stream when the local sink fails (default: relay on to the nodes behind)",
     },
+    ...SECURITY,
     ...COMMON,
   ],
 };
@@ -155,6 +168,7 @@ export const BENCH: CommandSpec = {
       value: "HOST[:PORT]",
       help: "link: a `kad serve --bench SIZE --clients 1` to measure against",
     },
+    ...SECURITY,
     ...COMMON,
   ],
 };

@@ -8,6 +8,7 @@ import { join, type JoinEvent, type JoinResult } from "../lib/node/join.ts";
 import type { SinkSpec } from "../lib/sink/sink.ts";
 import { hostPort, type ParsedFlags, ringBytes, seconds, str, UsageError } from "./flags.ts";
 import { formatProgress, ProgressLine } from "./progress.ts";
+import { INSECURE_WARNING, tokenChoice } from "./join_token_option.ts";
 import { interruptSignal } from "./signals.ts";
 import { stderrOut, stdoutOut } from "./terminal.ts";
 
@@ -26,12 +27,15 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
   const progress = new ProgressLine(err);
   const interrupt = interruptSignal();
   const name = str(flags, "name") ?? Deno.hostname();
+  const { token } = await tokenChoice(flags, "join", "node");
+  if (token === null) err.write(INSECURE_WARNING + "\n");
   const startedAt = performance.now();
   let receiveStart = 0;
   try {
     const result = await join({
       server: hostPort(serverFlag, DEFAULT_PORT, "join"),
       name,
+      token,
       sink,
       listen: hostPort(str(flags, "listen") ?? "0.0.0.0:0", 0, "join"),
       ...advertised(str(flags, "advertise")),

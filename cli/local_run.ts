@@ -6,7 +6,12 @@
  */
 
 import type { DeploymentReport } from "../lib/report/report.ts";
+import { generateToken } from "../lib/security/join_token.ts";
+import { TOKEN_ENV } from "./join_token_option.ts";
 import { selfCommand } from "./self_exec.ts";
+
+/** The join token every process of a local run shares, passed in the environment (argv shows in ps). */
+const LOCAL_TOKEN = generateToken();
 
 /** A server process started with --json. */
 export interface ServerProcess {
@@ -70,7 +75,13 @@ function spawnKad(
   stderr: "piped" | "inherit" | "null",
 ): Deno.ChildProcess {
   const argv = [...wrap, ...selfCommand(), ...args];
-  return new Deno.Command(argv[0], { args: argv.slice(1), stdin: "null", stdout, stderr }).spawn();
+  return new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout,
+    stderr,
+    env: { [TOKEN_ENV]: LOCAL_TOKEN },
+  }).spawn();
 }
 
 async function* jsonLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<Record<string, unknown>> {

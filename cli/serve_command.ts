@@ -13,6 +13,7 @@ import type { PlanOrder } from "../lib/topology/planner.ts";
 import { byteSize, int, type ParsedFlags, ringBytes, seconds, str, UsageError } from "./flags.ts";
 import { formatBytes, formatProgress, ProgressLine } from "./progress.ts";
 import { renderReport } from "./report_table.ts";
+import { INSECURE_WARNING, TOKEN_ENV, type TokenChoice, tokenChoice } from "./join_token_option.ts";
 import { interruptSignal } from "./signals.ts";
 import { stderrOut, stdoutOut, useColor } from "./terminal.ts";
 
@@ -38,8 +39,11 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
   const minClients = int(flags, "min-clients", "serve", 1, 100_000);
   const start: StartTrigger = { clients, waitSeconds, manual, minClients };
   const timeout = seconds(flags, "timeout", "serve") ?? 30;
+  const auth = await tokenChoice(flags, "serve", "server");
+  if (auth.token === null) err.write(INSECURE_WARNING + "\n");
   const server = new Server({
     source,
+    token: auth.token,
     listen: { host: str(flags, "listen") ?? "0.0.0.0", port: int(flags, "port", "serve", 0, 65535) ?? 9997 },
     start,
     fanout: int(flags, "fanout", "serve", 1, 8) ?? 1,
@@ -52,13 +56,14 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     abortOnNodeFailure: flags["abort-on-node-failure"] === true,
     signal: interrupt.signal,
     onEvent: (event) => {
-      if (json) out.write(JSON.stringify(jsonEvent(event)) + "\n");
+      if (json) out.write(JSON.stringify(jsonEvent(event, auth)) + "\n");
       const text = describe(event, stdinIsTty, start);
       if (event.type === "progress") progress.update(text);
       else if (text) {
         progress.clear();
         err.write(text + "\n");
       }
+      if (event.type === "listening") err.write(joinHint(event.host, event.port, source, auth) + "\n");
     },
   });
   try {
@@ -153,10 +158,40 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
   }
 }
 
-function jsonEvent(event: ServeEvent): Record<string, unknown> {
+/**
+ * What to run on the nodes. A generated token is printed in full (it exists nowhere else); a token
+ * the operator gave is not echoed.
+ */
+function joinHint(host: string, port: number, source: SourceSpec, auth: TokenChoice): string {
+  const where = host === "0.0.0.0" || host === "::" ? Deno.hostname() : host;
+  const sink = source.kind === "dir"
+    ? "--to DIR"
+    : source.kind === "image"
+    ? "--dd DEVICE"
+    : source.kind === "generated"
+    ? "--null"
+    : "--out FILE";
+  const token = auth.token === null
+    ? "--insecure"
+    : auth.generated
+    ? `--token ${auth.token}`
+    : `--token-file FILE (or ${TOKEN_ENV}=…)`;
+  const intro = auth.generated
+    ? "kad: generated a join token; on every node run:"
+    : "kad: on every node run:";
+  return `${intro}\n  kad join --server ${where}:${port} ${token} ${sink}`;
+}
+
+function jsonEvent(event: ServeEvent, auth: TokenChoice): Record<string, unknown> {
   switch (event.type) {
     case "listening":
-      return { event: "listening", host: event.host, port: event.port };
+      return {
+        event: "listening",
+        host: event.host,
+        port: event.port,
+        authenticated: auth.token !== null,
+        ...(auth.generated ? { token: auth.token } : {}),
+      };
     case "joined":
       return { event: "joined", name: event.node.name, address: event.node.address, count: event.count };
     case "left":

@@ -21,6 +21,8 @@
  * - `REFUSED` the server refused the node (late join, duplicate name).
  * - `GAP`  a repair found nobody still holding the bytes this node lacked (rings too small,
  *   source not seekable).
+ * - `AUTH` authentication failed: a wrong join token, or a frame whose MAC does not verify
+ *   (tampered with, injected or replayed on the wire).
  */
 export type ErrorCode =
   | "NWF"
@@ -34,7 +36,8 @@ export type ErrorCode =
   | "PROTO"
   | "ABORT"
   | "REFUSED"
-  | "GAP";
+  | "GAP"
+  | "AUTH";
 
 /** Every error code, for validation of codes that arrive on the wire. */
 export const ERROR_CODES: readonly ErrorCode[] = [
@@ -50,6 +53,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "ABORT",
   "REFUSED",
   "GAP",
+  "AUTH",
 ];
 
 /** Options of a {@link KadError}. */
@@ -122,6 +126,15 @@ export class SubprocessError extends KadError {
     this.name = "SubprocessError";
     this.exitCode = exitCode;
     this.stderrTail = stderrTail;
+  }
+}
+
+/** A peer failed to prove the join token, or a frame failed its MAC: code `AUTH`. */
+export class AuthError extends KadError {
+  /** Creates an authentication failure. */
+  constructor(message: string, options: KadErrorOptions = {}) {
+    super("AUTH", message, options);
+    this.name = "AuthError";
   }
 }
 

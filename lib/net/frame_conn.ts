@@ -5,16 +5,19 @@
  * @module
  */
 
-import { KadError, ProtocolError, TimeoutError } from "../errors.ts";
+import { AuthError, KadError, ProtocolError, TimeoutError } from "../errors.ts";
+import type { FrameAuth } from "../security/frame_mac.ts";
 import {
   decodeHeader,
   DEFAULT_LIMITS,
   encodeJsonFrame,
+  FLAG_MAC,
   FRAME_HEADER_BYTES,
   type FrameHeader,
   type FrameLimits,
   FrameType,
   type FrameTypeValue,
+  MAC_TRAILER_BYTES,
 } from "../protocol/frame.ts";
 import { decodeMessage, frameName, type Message } from "../protocol/messages.ts";
 
@@ -49,13 +52,19 @@ export async function writeAll(conn: Pick<ByteConn, "write">, bytes: Uint8Array)
 /** The body type of the control message of frame type `T`. */
 export type MessageBody<T extends FrameTypeValue> = Extract<Message, { type: T }>["body"];
 
-/** A framed connection. */
+/**
+ * A framed connection. Once {@link auth} is set (after a handshake), every frame sent carries a
+ * MAC and every frame received must carry a valid one.
+ */
 export class FrameConn {
   /** The underlying connection. */
   readonly conn: ByteConn;
   /** The peer's name, for messages. */
   peer: string;
+  /** The connection's frame keys; null while unauthenticated (handshake, `--insecure`). */
+  auth: FrameAuth | null = null;
   readonly #header = new Uint8Array(FRAME_HEADER_BYTES);
+  readonly #tag = new Uint8Array(MAC_TRAILER_BYTES);
   readonly #limits: FrameLimits;
   #idleTimeoutMs = 0;
   #readingSince = 0;
@@ -135,10 +144,38 @@ export class FrameConn {
     return got;
   }
 
-  /** Reads the next frame header, or null at a clean end of stream. */
+  /**
+   * Reads the next frame header, or null at a clean end of stream. On an authenticated
+   * connection the frame must be flagged as carrying a MAC (and must not be otherwise).
+   */
   async readHeader(): Promise<FrameHeader | null> {
     if (!await this.readExactly(this.#header, true)) return null;
-    return decodeHeader(this.#header, this.#limits);
+    const header = decodeHeader(this.#header, this.#limits);
+    if ((header.flags & FLAG_MAC) === 0 && this.auth !== null) {
+      throw new AuthError(`Unauthenticated frame from ${this.peer} on an authenticated connection`, {
+        node: this.peer,
+      });
+    }
+    if ((header.flags & FLAG_MAC) !== 0 && this.auth === null) {
+      throw new ProtocolError(`Frame with a MAC from ${this.peer} before any handshake`);
+    }
+    return header;
+  }
+
+  /**
+   * Reads the whole payload of the frame whose header was just read into `target` and checks its
+   * MAC: nothing unauthenticated reaches the caller. Call only on an authenticated connection.
+   * @throws {AuthError} when the MAC does not verify.
+   */
+  async readVerified(target: Uint8Array): Promise<void> {
+    await this.readExactly(target, false);
+    await this.readExactly(this.#tag, false);
+    if (!this.auth!.verify(this.#header, target, this.#tag)) {
+      throw new AuthError(
+        `Frame from ${this.peer} failed authentication: altered, injected or replayed on the wire`,
+        { node: this.peer },
+      );
+    }
   }
 
   /** Reads the next control message, or null at a clean end of stream. Rejects DATA frames. */
@@ -154,7 +191,8 @@ export class FrameConn {
       throw new ProtocolError(`Unexpected DATA frame from ${this.peer} on a control connection`);
     }
     const payload = new Uint8Array(header.length);
-    await this.readExactly(payload, false);
+    if (this.auth !== null) await this.readVerified(payload);
+    else await this.readExactly(payload, false);
     return decodeMessage(header.type, payload);
   }
 
@@ -175,22 +213,27 @@ export class FrameConn {
     return message.body as MessageBody<T>;
   }
 
-  /** Sends a JSON control frame; concurrent sends are serialized. */
+  /** Sends a JSON control frame (with its MAC once authenticated); concurrent sends are serialized. */
   send(type: FrameTypeValue, body: unknown, offset = 0): Promise<void> {
-    const frame = encodeJsonFrame(type, body, offset);
-    return this.writeSerialized(frame);
-  }
-
-  /** Writes raw bytes, ordered after every earlier serialized write. */
-  writeSerialized(bytes: Uint8Array): Promise<void> {
-    const next = this.#writeChain.then(() => writeAll(this.conn, bytes));
+    const next = this.#writeChain.then(() => {
+      // the frame is built (and signed) in its turn: MACs count frames in wire order
+      const frame = encodeJsonFrame(type, body, offset, this.auth ? FLAG_MAC : 0);
+      return this.writeFrame(frame);
+    });
     this.#writeChain = next.catch(() => {});
     return next;
   }
 
-  /** Writes raw bytes now (the data path; callers keep writes ordered themselves). */
-  writeRaw(bytes: Uint8Array): Promise<void> {
-    return writeAll(this.conn, bytes);
+  /**
+   * Writes one whole frame now, header and payload, followed by its MAC on an authenticated
+   * connection (whose header must then carry {@link FLAG_MAC}). The data path; callers keep
+   * writes ordered themselves.
+   */
+  async writeFrame(frame: Uint8Array): Promise<void> {
+    if (this.auth === null) return await writeAll(this.conn, frame);
+    const tag = this.auth.sign(frame.subarray(0, FRAME_HEADER_BYTES), frame.subarray(FRAME_HEADER_BYTES));
+    await writeAll(this.conn, frame);
+    await writeAll(this.conn, tag);
   }
 
   /** Closes the connection; safe to call twice. */

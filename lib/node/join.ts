@@ -6,7 +6,7 @@
  * @module
  */
 
-import { AbortReceivedError, describeError, type ErrorCode, KadError } from "../errors.ts";
+import { AbortReceivedError, AuthError, describeError, type ErrorCode, KadError } from "../errors.ts";
 import { createStreamHasher, parseHashAlgorithm } from "../integrity/stream_hash.ts";
 import { FrameConn } from "../net/frame_conn.ts";
 import { cpuSeconds, peakRssBytes } from "../process/resource_usage.ts";
@@ -14,8 +14,8 @@ import { listenOn } from "../net/listen.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import type {
   EndMessage,
+  LinkPeer,
   LinkProblem,
-  PeerAddress,
   PlanMessage,
   ReportMessage,
   WireError,
@@ -31,6 +31,11 @@ import {
 } from "../relay/fan_out.ts";
 import { UpstreamAcceptor } from "../relay/upstream_acceptor.ts";
 import { type ByteCounter, relayFrames } from "../relay/stream_pump.ts";
+import { proveToServer } from "../security/control_handshake.ts";
+import { linkKeyContext } from "../security/handshake.ts";
+import { tokenKey } from "../security/join_token.ts";
+import { randomNonce } from "../security/key_derivation.ts";
+import { openKey } from "../security/sealed_key.ts";
 import { openSink, validateSink } from "../sink/open_sink.ts";
 import type { Sink, SinkSpec } from "../sink/sink.ts";
 
@@ -40,6 +45,8 @@ export interface JoinOptions extends RingGeometry {
   server: { host: string; port: number };
   /** This node's name (unique in the deployment). */
   name: string;
+  /** The join token the server was started with; null joins an `--insecure` server. */
+  token: string | null;
   /** Where the stream goes. */
   sink: SinkSpec;
   /** Data listener address (port 0 picks a free port). */
@@ -111,6 +118,7 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
         idleTimeoutMs: options.timeoutMs,
       },
     );
+    const nonce = options.token === null ? "" : randomNonce();
     await control.send(FrameType.HELLO, {
       version: PROTOCOL_VERSION,
       name: options.name,
@@ -118,7 +126,11 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
       dataPort: options.advertisePort || port,
       sink: options.sink.kind,
       features: [],
+      nonce,
     });
+    const sealKey = options.token === null
+      ? null
+      : (await proveToServer(control, tokenKey(options.token), options.name, nonce)).sealKey;
     const accepted = await control.expect(FrameType.ACCEPT);
     options.onEvent?.({ type: "joined", deployment: accepted.deployment, joinIndex: accepted.joinIndex });
     const plan = await waitForPlan(control, options.signal);
@@ -129,7 +141,7 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
       upstream: plan.upstream,
       children: plan.children.map((c) => c.name),
     });
-    const result = await new NodeRun(options, control, listener, plan).run();
+    const result = await new NodeRun(options, control, listener, plan, sealKey).run();
     options.onEvent?.({ type: "done", result });
     return result;
   } finally {
@@ -184,6 +196,8 @@ class NodeRun {
   readonly #options: JoinOptions;
   readonly #control: FrameConn;
   readonly #plan: PlanMessage;
+  /** Opens the link keys the server sends this node; null on an `--insecure` deployment. */
+  readonly #sealKey: Uint8Array | null;
   readonly #acceptor: UpstreamAcceptor;
   readonly #counter: ByteCounter = { bytes: 0 };
   readonly #links: LinkProblem[] = [];
@@ -203,19 +217,38 @@ class NodeRun {
   #startedAt = 0;
   #repairs = 0;
 
-  constructor(options: JoinOptions, control: FrameConn, listener: Deno.Listener, plan: PlanMessage) {
+  constructor(
+    options: JoinOptions,
+    control: FrameConn,
+    listener: Deno.Listener,
+    plan: PlanMessage,
+    sealKey: Uint8Array | null,
+  ) {
     this.#options = options;
     this.#control = control;
     this.#plan = plan;
+    this.#sealKey = sealKey;
     this.#acceptor = new UpstreamAcceptor(listener, {
       deployment: plan.deployment,
       self: options.name,
       upstream: plan.upstream,
+      upstreamKey: this.#linkKey(plan.upstreamKey, plan.upstream, options.name),
       handshakeTimeoutMs: this.#connectTimeoutMs,
       parkMs: Math.min(options.timeoutMs, PARK_MS),
       // a newer link from the upstream means it gave up on the one in use
       onLink: () => this.#upstream?.close(),
     });
+  }
+
+  /**
+   * The key of the link `from` → `to`, opened from what the server sealed for this node; null on
+   * an `--insecure` deployment.
+   * @throws {AuthError} when the key is missing or was not sealed for this node and link.
+   */
+  #linkKey(sealed: string, from: string, to: string): Uint8Array | null {
+    if (this.#sealKey === null) return null;
+    if (sealed === "") throw new AuthError(`The server sent no key for the link ${from}→${to}`);
+    return openKey(this.#sealKey, sealed, linkKeyContext({ deployment: this.#plan.deployment, from, to }));
   }
 
   get #connectTimeoutMs(): number {
@@ -284,6 +317,7 @@ class NodeRun {
             await connectChild(
               child,
               { deployment: plan.deployment, from: options.name, to: child.name },
+              this.#linkKey(child.key, options.name, child.name),
               this.#connectTimeoutMs,
             ),
           );
@@ -296,7 +330,7 @@ class NodeRun {
       this.#sink = await openSink(options.sink);
       const sinkOutput = this.#sinkOutput(this.#sink);
       fanOut = this.#fanOut = new FanOut([sinkOutput], {
-        ...relayFanOutOptions(options, options.timeoutMs),
+        ...relayFanOutOptions(options, options.timeoutMs, this.#sealKey !== null),
         onOutputError: (output, error) => {
           // by identity: a child may well be named "sink"
           if (output === sinkOutput) this.#sinkFailed(wireError(error, "LWF"));
@@ -396,7 +430,7 @@ class NodeRun {
   }
 
   /** The server's repair: stop feeding `drop`, feed each of `adopt` from what it holds. */
-  #repair(drop: string, reason: WireError, adopt: PeerAddress[]): void {
+  #repair(drop: string, reason: WireError, adopt: LinkPeer[]): void {
     this.#fanOut?.failOutput(drop, new KadError(reason.code, reason.message, { node: drop }));
     const adoption = Promise.all(adopt.map((child) => this.#adopt(child))).then(() => {
       this.#fanOut?.release(drop);
@@ -405,14 +439,15 @@ class NodeRun {
     adoption.finally(() => this.#adoptions.delete(adoption));
   }
 
-  async #adopt(child: PeerAddress): Promise<void> {
+  async #adopt(child: LinkPeer): Promise<void> {
     const failed = (offset: number, error: WireError) =>
       this.#control.send(FrameType.ADOPT_FAILED, { ...error, child: child.name, offset }).catch(() => {});
     if (!this.#adopting || !await this.#fed || !this.#adopting) {
       return await failed(0, { code: "NNF", message: `${this.#options.name} has finished its stream` });
     }
     try {
-      const adopted = await this.#downstream!.adopt(child);
+      const key = this.#linkKey(child.key, this.#options.name, child.name);
+      const adopted = await this.#downstream!.adopt(child, key);
       await this.#control.send(FrameType.ADOPTED, adopted).catch(() => {});
     } catch (error) {
       await failed(error instanceof NotRetainedError ? error.offset : 0, wireError(error, "NNF"));
@@ -466,7 +501,10 @@ class NodeRun {
             this.#repair(message.body.node, message.body, message.body.adopt);
             continue;
           case FrameType.NEW_UPSTREAM:
-            this.#acceptor.expect(message.body.upstream);
+            this.#acceptor.expect(
+              message.body.upstream,
+              this.#linkKey(message.body.key, message.body.upstream, this.#options.name),
+            );
             // the server gave up on the current upstream (hung, cut off): stop reading from it
             if (this.#upstream && this.#upstream.peer !== message.body.upstream) this.#upstream.close();
             continue;

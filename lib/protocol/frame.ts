@@ -29,7 +29,13 @@ export const MAX_CONTROL_PAYLOAD = 64 * 1024;
 /** Largest data payload accepted. */
 export const MAX_DATA_PAYLOAD = 4 * 1024 * 1024;
 
-/** Frame types. Values 0x20–0x2f are reserved for authentication, 0x35–0x3f for repair. */
+/** Flag bit: a {@link MAC_TRAILER_BYTES}-byte tag follows the payload (authenticated connections). */
+export const FLAG_MAC = 0x0001;
+
+/** Bytes of the tag after the payload of a frame flagged {@link FLAG_MAC}. */
+export const MAC_TRAILER_BYTES = 16;
+
+/** Frame types. Values 0x24–0x2f are reserved for authentication, 0x35–0x3f for repair. */
 export const FrameType = {
   /** node → server: protocol version, name, data address. */
   HELLO: 0x01,
@@ -55,6 +61,14 @@ export const FrameType = {
   ERROR: 0x0b,
   /** server → node, or upstream → child: stop now. */
   ABORT: 0x0c,
+  /** server → node: the server's nonce and its proof of the token (authentication range 0x20–0x2f). */
+  CHALLENGE: 0x20,
+  /** node → server: the node's proof of the token. */
+  AUTH: 0x21,
+  /** child → upstream (data): the child's nonce. */
+  LINK_CHALLENGE: 0x22,
+  /** upstream → child (data): the upstream's proof of the link key. */
+  LINK_AUTH: 0x23,
   /** server → node: stop feeding child `node`, and adopt the listed nodes (repair range 0x30–0x3f). */
   DROP: 0x30,
   /** node → server: my upstream link broke; I hold `offset` bytes and wait for a new upstream. */
@@ -76,7 +90,7 @@ const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
 export interface FrameHeader {
   /** The frame type. */
   type: FrameTypeValue;
-  /** Flag bits; none are defined in version 1 and all must be zero. */
+  /** Flag bits: {@link FLAG_MAC} or 0. */
   flags: number;
   /** Payload length in bytes. */
   length: number;
@@ -102,10 +116,11 @@ export function writeHeader(
   length: number,
   offset: number,
   at = 0,
+  flags = 0,
 ): void {
   view.setUint8(at, FRAME_MAGIC);
   view.setUint8(at + 1, type);
-  view.setUint16(at + 2, 0);
+  view.setUint16(at + 2, flags);
   view.setUint32(at + 4, length);
   view.setBigUint64(at + 8, BigInt(offset));
 }
@@ -121,7 +136,7 @@ export function decodeHeader(bytes: Uint8Array, limits: FrameLimits = DEFAULT_LI
   const type = view.getUint8(1);
   if (!KNOWN_TYPES.has(type)) throw new ProtocolError(`Unknown frame type 0x${hex(type)}`);
   const flags = view.getUint16(2);
-  if (flags !== 0) throw new ProtocolError(`Unsupported frame flags 0x${flags.toString(16)}`);
+  if ((flags & ~FLAG_MAC) !== 0) throw new ProtocolError(`Unsupported frame flags 0x${flags.toString(16)}`);
   const length = view.getUint32(4);
   const max = type === FrameType.DATA ? limits.maxData : limits.maxControl;
   if (length > max) throw new ProtocolError(`Frame of ${length} bytes exceeds the limit of ${max}`);
@@ -130,14 +145,14 @@ export function decodeHeader(bytes: Uint8Array, limits: FrameLimits = DEFAULT_LI
   return { type: type as FrameTypeValue, flags, length, offset: Number(offset) };
 }
 
-/** Encodes a whole frame with a JSON payload. */
-export function encodeJsonFrame(type: FrameTypeValue, body: unknown, offset = 0): Uint8Array {
+/** Encodes a whole frame with a JSON payload (without its MAC trailer, which the connection adds). */
+export function encodeJsonFrame(type: FrameTypeValue, body: unknown, offset = 0, flags = 0): Uint8Array {
   const payload = new TextEncoder().encode(JSON.stringify(body));
   if (payload.length > MAX_CONTROL_PAYLOAD) {
     throw new ProtocolError(`Control message of ${payload.length} bytes exceeds the limit`);
   }
   const frame = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
-  writeHeader(new DataView(frame.buffer), type, payload.length, offset);
+  writeHeader(new DataView(frame.buffer), type, payload.length, offset, 0, flags);
   frame.set(payload, FRAME_HEADER_BYTES);
   return frame;
 }

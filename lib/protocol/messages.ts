@@ -6,6 +6,7 @@
  */
 
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../errors.ts";
+import { SEALED_KEY_HEX } from "../security/sealed_key.ts";
 import { FrameType, type FrameTypeValue } from "./frame.ts";
 
 /** A peer as named in a plan: where its data port listens. */
@@ -16,6 +17,12 @@ export interface PeerAddress {
   host: string;
   /** TCP port of its data listener. */
   port: number;
+}
+
+/** A peer a node must link to, with the key of that link (sealed for the receiving node; "" when insecure). */
+export interface LinkPeer extends PeerAddress {
+  /** The link key, sealed under the receiving node's control session (see sealed_key.ts). */
+  key: string;
 }
 
 /** node → server. */
@@ -30,8 +37,30 @@ export interface HelloMessage {
   dataPort: number;
   /** Kind of local sink (informational). */
   sink: string;
-  /** Optional protocol features the node supports (reserved: "auth", "resume"). */
+  /** Optional protocol features the node supports (reserved: "resume"). */
   features: string[];
+  /** The node's handshake nonce (64 hex digits), or "" for a node run with `--insecure`. */
+  nonce: string;
+}
+
+/** server → node: the server's nonce and its proof of the join token. */
+export interface ChallengeMessage {
+  /** The server's nonce. */
+  nonce: string;
+  /** HMAC proof over both nonces (hex). */
+  proof: string;
+}
+
+/** node → server (AUTH), upstream → child (LINK_AUTH): a proof of the shared key. */
+export interface ProofMessage {
+  /** HMAC proof over both nonces (hex). */
+  proof: string;
+}
+
+/** child → upstream: the child's nonce. */
+export interface LinkChallengeMessage {
+  /** The child's nonce. */
+  nonce: string;
 }
 
 /** server → node. */
@@ -52,8 +81,10 @@ export interface PlanMessage {
   nodeCount: number;
   /** Name of the planned upstream ("server" for heads). */
   upstream: string;
-  /** Children the node must feed, in order. */
-  children: PeerAddress[];
+  /** Children the node must feed, in order, with their link keys. */
+  children: LinkPeer[];
+  /** Key of the link from the upstream, sealed for this node ("" when insecure). */
+  upstreamKey: string;
   /** Stream hash algorithm. */
   hashAlgorithm: string;
   /** Size of the stream when known in advance (image sources), else null. */
@@ -68,6 +99,8 @@ export interface LinkMessage {
   from: string;
   /** Name of the node the sender believes it is talking to. */
   to: string;
+  /** The upstream's handshake nonce, or "" on an unauthenticated deployment. */
+  nonce: string;
 }
 
 /** child → upstream: link accepted. */
@@ -138,8 +171,8 @@ export interface ErrorMessage extends WireError {
 export interface DropMessage extends WireError {
   /** The child to stop feeding. */
   node: string;
-  /** Nodes to link to and feed from the offset each says it holds. */
-  adopt: PeerAddress[];
+  /** Nodes to link to and feed from the offset each says it holds, with the new links' keys. */
+  adopt: LinkPeer[];
 }
 
 /** node → server: the link from the upstream broke; the node waits for a new one. */
@@ -172,6 +205,8 @@ export interface AdoptFailedMessage extends WireError {
 export interface NewUpstreamMessage {
   /** Name of the new upstream ("server" or a node). */
   upstream: string;
+  /** Key of the link from it, sealed for this node ("" when insecure). */
+  key: string;
 }
 
 /** A decoded control message, tagged by frame type. */
@@ -191,10 +226,16 @@ export type Message =
   | { type: typeof FrameType.UPSTREAM_LOST; body: UpstreamLostMessage }
   | { type: typeof FrameType.ADOPTED; body: AdoptedMessage }
   | { type: typeof FrameType.ADOPT_FAILED; body: AdoptFailedMessage }
-  | { type: typeof FrameType.NEW_UPSTREAM; body: NewUpstreamMessage };
+  | { type: typeof FrameType.NEW_UPSTREAM; body: NewUpstreamMessage }
+  | { type: typeof FrameType.CHALLENGE; body: ChallengeMessage }
+  | { type: typeof FrameType.AUTH; body: ProofMessage }
+  | { type: typeof FrameType.LINK_CHALLENGE; body: LinkChallengeMessage }
+  | { type: typeof FrameType.LINK_AUTH; body: ProofMessage };
 
 const MAX_NAME = 255;
 const MAX_TEXT = 4096;
+const NONCE_HEX = 64;
+const HEX = /^[0-9a-f]*$/;
 
 /** Decodes and validates the JSON payload of a control frame. */
 export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Message {
@@ -216,6 +257,8 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           dataPort: o.port("dataPort"),
           sink: o.text("sink", 64),
           features: o.strings("features"),
+          // absent from nodes that predate authentication: they are refused as tokenless
+          nonce: o.has("nonce") ? o.nonce("nonce", true) : "",
         },
       };
     case FrameType.ACCEPT:
@@ -229,12 +272,21 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           nodeCount: o.int("nodeCount"),
           upstream: o.name("upstream"),
           children: o.peers("children"),
+          upstreamKey: o.sealedKey("upstreamKey"),
           hashAlgorithm: o.name("hashAlgorithm"),
           streamBytes: o.intOrNull("streamBytes"),
         },
       };
     case FrameType.LINK:
-      return { type, body: { deployment: o.name("deployment"), from: o.name("from"), to: o.name("to") } };
+      return {
+        type,
+        body: {
+          deployment: o.name("deployment"),
+          from: o.name("from"),
+          to: o.name("to"),
+          nonce: o.nonce("nonce", true),
+        },
+      };
     case FrameType.LINK_OK:
       return { type, body: { offset: o.int("offset") } };
     case FrameType.END:
@@ -281,7 +333,14 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
       return { type, body: { code, message, child: o.name("child"), offset: o.int("offset") } };
     }
     case FrameType.NEW_UPSTREAM:
-      return { type, body: { upstream: o.name("upstream") } };
+      return { type, body: { upstream: o.name("upstream"), key: o.sealedKey("key") } };
+    case FrameType.CHALLENGE:
+      return { type, body: { nonce: o.nonce("nonce", false), proof: o.proof("proof") } };
+    case FrameType.AUTH:
+    case FrameType.LINK_AUTH:
+      return { type, body: { proof: o.proof("proof") } };
+    case FrameType.LINK_CHALLENGE:
+      return { type, body: { nonce: o.nonce("nonce", false) } };
     default:
       throw new ProtocolError(`Unexpected ${frameName(type)} frame with a JSON payload`);
   }
@@ -353,14 +412,40 @@ class Fields {
     return v.map((_, i) => this.name(String(i), v as unknown as Record<string, unknown>));
   }
 
-  peers(key: string): PeerAddress[] {
+  peers(key: string): LinkPeer[] {
     const v = this.#o[key];
     if (!Array.isArray(v) || v.length > 64) this.fail(key);
     return v.map((p) => {
       if (typeof p !== "object" || p === null) this.fail(key);
       const r = p as Record<string, unknown>;
-      return { name: this.name("name", r), host: this.name("host", r), port: this.port("port", r) };
+      return {
+        name: this.name("name", r),
+        host: this.name("host", r),
+        port: this.port("port", r),
+        key: this.sealedKey("key", r),
+      };
     });
+  }
+
+  /** A handshake nonce: 64 lowercase hex digits ("" allowed where a peer may be unauthenticated). */
+  nonce(key: string, emptyAllowed: boolean): string {
+    const v = this.text(key, NONCE_HEX);
+    if (v === "" ? !emptyAllowed : !HEX.test(v) || v.length !== NONCE_HEX) this.fail(key);
+    return v;
+  }
+
+  /** A proof: 64 lowercase hex digits. */
+  proof(key: string): string {
+    const v = this.text(key, NONCE_HEX);
+    if (v.length !== NONCE_HEX || !HEX.test(v)) this.fail(key);
+    return v;
+  }
+
+  /** A sealed link key (hex), or "" on an unauthenticated deployment. */
+  sealedKey(key: string, from = this.#o): string {
+    const v = this.text(key, SEALED_KEY_HEX, from);
+    if (v !== "" && (v.length !== SEALED_KEY_HEX || !HEX.test(v))) this.fail(key);
+    return v;
   }
 
   error(from = this.#o): ErrorMessage {

@@ -47,11 +47,12 @@ export class Downstream {
     this.#options = options;
   }
 
-  /** Opens a data link to `child` (not fed yet). */
-  connect(child: PeerAddress): Promise<ChildLink> {
+  /** Opens a data link to `child` with the link's `key` (null: unauthenticated); not fed yet. */
+  connect(child: PeerAddress, key: Uint8Array | null): Promise<ChildLink> {
     return connectChild(
       child,
       { deployment: this.#options.deployment, from: this.#options.self, to: child.name },
+      key,
       this.#options.connectTimeoutMs,
     );
   }
@@ -72,8 +73,8 @@ export class Downstream {
   }
 
   /** Links to `child` and feeds it from what it holds: the repair of a node that lost its upstream. */
-  async adopt(child: PeerAddress, history?: ByteHistory): Promise<AdoptedMessage> {
-    const link = await this.connect(child);
+  async adopt(child: PeerAddress, key: Uint8Array | null, history?: ByteHistory): Promise<AdoptedMessage> {
+    const link = await this.connect(child, key);
     try {
       const resent = this.attach(link, history);
       return { child: child.name, offset: link.offset, resent };

@@ -23,7 +23,7 @@
 
 import { KadError, TimeoutError } from "../errors.ts";
 import { withDeadline } from "../time/deadline.ts";
-import { FRAME_HEADER_BYTES, FrameType, writeHeader } from "../protocol/frame.ts";
+import { FLAG_MAC, FRAME_HEADER_BYTES, FrameType, writeHeader } from "../protocol/frame.ts";
 
 /** Which bytes of a slot an output receives. */
 export type OutputView = "frame" | "payload";
@@ -32,7 +32,7 @@ export type OutputView = "frame" | "payload";
 export interface FanOutput {
   /** Name for reports ("sink", a child's name). */
   readonly name: string;
-  /** "frame": header and payload (network children); "payload": payload only (local sinks). */
+  /** "frame": one whole frame per write, header and payload (network children); "payload": payload only (local sinks). */
   readonly view: OutputView;
   /** Writes all of `bytes`; the bytes may be reused as soon as the promise settles. */
   write(bytes: Uint8Array): Promise<void>;
@@ -87,6 +87,8 @@ export interface FanOutOptions {
    * server's repair: {@link FanOut.release} or a new output of the same name ends it sooner. 0: no holds.
    */
   holdMs?: number;
+  /** Flags of every DATA frame's header ({@link FLAG_MAC} when the links are authenticated). */
+  frameFlags?: number;
 }
 
 /**
@@ -117,10 +119,16 @@ export interface RingGeometry {
 /**
  * Options of the fan-out of a relay (a node or the server) whose peers answer within
  * `peerTimeoutMs`: a write stalled {@link STALL_SAFETY_FACTOR} times that long fails its output, and a
- * failed child's bytes are held that long for the server's repair.
+ * failed child's bytes are held that long for the server's repair. Frames of `authenticated` links
+ * are flagged as carrying a MAC.
  */
-export function relayFanOutOptions(geometry: RingGeometry, peerTimeoutMs: number): FanOutOptions {
+export function relayFanOutOptions(
+  geometry: RingGeometry,
+  peerTimeoutMs: number,
+  authenticated: boolean,
+): FanOutOptions {
   return {
+    frameFlags: authenticated ? FLAG_MAC : 0,
     slots: geometry.slots ?? DEFAULT_SLOTS,
     slotBytes: geometry.slotBytes ?? DEFAULT_SLOT_BYTES,
     ringBytes: geometry.ringBytes ?? DEFAULT_RING_BYTES,
@@ -174,6 +182,7 @@ export class FanOut {
   readonly #onOutputError?: (output: FanOutput, error: unknown) => void;
   readonly #holdMs: number;
   readonly #stallTimeoutMs: number;
+  readonly #frameFlags: number;
   /** Slots published so far; the next slot's sequence. */
   #produced = 0;
   /** Stream bytes published so far. */
@@ -203,6 +212,7 @@ export class FanOut {
     this.#onOutputError = options.onOutputError;
     this.#holdMs = options.holdMs ?? 0;
     this.#stallTimeoutMs = options.stallTimeoutMs ?? 0;
+    this.#frameFlags = options.frameFlags ?? 0;
     for (const output of outputs) this.add(output);
     const tick = Math.min(this.#stallTimeoutMs || Infinity, this.#holdMs || Infinity);
     if (tick < Infinity) {
@@ -281,7 +291,7 @@ export class FanOut {
     }
     state.next = low;
     state.skip = offset - this.#slotOf(low).offset;
-    if (state.skip > 0) state.scratch ??= new Uint8Array(FRAME_HEADER_BYTES);
+    if (state.skip > 0) state.scratch ??= new Uint8Array(FRAME_HEADER_BYTES + this.#slotBytes);
     state.catchingUp = this.#produced - low > this.#window;
     return true;
   }
@@ -378,7 +388,7 @@ export class FanOut {
   publish(slot: Slot): void {
     slot.seq = this.#produced;
     slot.offset = this.#producedBytes;
-    writeHeader(this.#view, FrameType.DATA, slot.length, slot.offset, slot.start);
+    writeHeader(this.#view, FrameType.DATA, slot.length, slot.offset, slot.start, this.#frameFlags);
     this.#pos = slot.start + FRAME_HEADER_BYTES + slot.length;
     this.#produced++;
     this.#producedBytes += slot.length;
@@ -446,16 +456,18 @@ export class FanOut {
           await state.output.write(this.#arena.subarray(payloadStart, frameEnd));
         } else if (state.skip === 0) {
           await state.output.write(this.#arena.subarray(slot.start, frameEnd));
-        } else { // the first slot of a catch-up, entered mid-slot: a frame of its tail
-          const header = state.scratch!.subarray(0, FRAME_HEADER_BYTES);
+        } else { // the first slot of a catch-up, entered mid-slot: a frame of its tail, copied once
+          const frame = state.scratch!.subarray(0, FRAME_HEADER_BYTES + frameEnd - payloadStart);
           writeHeader(
-            new DataView(header.buffer),
+            new DataView(frame.buffer),
             FrameType.DATA,
             frameEnd - payloadStart,
             slot.offset + state.skip,
+            0,
+            this.#frameFlags,
           );
-          await state.output.write(header);
-          await state.output.write(this.#arena.subarray(payloadStart, frameEnd));
+          frame.set(this.#arena.subarray(payloadStart, frameEnd), FRAME_HEADER_BYTES);
+          await state.output.write(frame);
         }
       } catch (error) {
         this.#fail(state, error);
@@ -483,7 +495,7 @@ export class FanOut {
         if (n === null || n === 0) {
           throw new KadError("LRF", `The source ended at ${history.offset} while replaying a repair`);
         }
-        writeHeader(header, FrameType.DATA, n, history.offset);
+        writeHeader(header, FrameType.DATA, n, history.offset, 0, this.#frameFlags);
         await state.output.write(buffer.subarray(0, FRAME_HEADER_BYTES + n));
         history.offset += n;
         if (state.failed) return false;

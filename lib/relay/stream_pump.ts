@@ -83,7 +83,9 @@ async function pumpUntilEnd(
 
 /**
  * Reads DATA frames from the upstream into the ring until END, which it returns. A frame larger
- * than a slot is split; every frame's offset must continue the stream exactly.
+ * than a slot is split; every frame's offset must continue the stream exactly. On an
+ * authenticated link a frame is published only once whole and verified, so no unauthenticated
+ * byte reaches the sink or a child.
  */
 export async function relayFrames(
   upstream: FrameConn,
@@ -101,6 +103,10 @@ export async function relayFrames(
         throw new ProtocolError(
           `Upstream ${upstream.peer} sent offset ${header.offset}, expected ${counter.bytes}`,
         );
+      }
+      if (upstream.auth !== null) {
+        await relayVerified(upstream, header.length, fanOut, hasher, counter);
+        continue;
       }
       let remaining = header.length;
       while (remaining > 0) {
@@ -131,4 +137,27 @@ export async function relayFrames(
         throw new ProtocolError(`Unexpected ${frameName(message.type)} from upstream ${upstream.peer}`);
     }
   }
+}
+
+/** One authenticated DATA frame: read whole into a slot, its MAC checked, then published. */
+async function relayVerified(
+  upstream: FrameConn,
+  length: number,
+  fanOut: FanOut,
+  hasher: StreamHasher,
+  counter: ByteCounter,
+): Promise<void> {
+  const slot = await fanOut.acquire();
+  if (length > slot.capacity) {
+    throw new ProtocolError(
+      `Upstream ${upstream.peer} sent a frame of ${length} bytes, larger than this node's slots (${slot.capacity})`,
+    );
+  }
+  const payload = slot.payloadArea.subarray(0, length);
+  await upstream.readVerified(payload);
+  if (length === 0) return;
+  slot.length = length;
+  hasher.update(payload);
+  counter.bytes += length;
+  fanOut.publish(slot);
 }

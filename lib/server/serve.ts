@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ConfigError, describeError, type ErrorCode, KadError } from "../errors.ts";
+import { AuthError, ConfigError, describeError, type ErrorCode, KadError } from "../errors.ts";
 import { createStreamHasher, type HashAlgorithm } from "../integrity/stream_hash.ts";
 import { FrameConn } from "../net/frame_conn.ts";
 import { listenOn } from "../net/listen.ts";
@@ -13,6 +13,7 @@ import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import type {
   AdoptedMessage,
   HelloMessage,
+  LinkPeer,
   PeerAddress,
   ReportMessage,
   UpstreamLostMessage,
@@ -28,6 +29,11 @@ import {
   type RepairRecord,
   type SourceOutcome,
 } from "../report/report.ts";
+import { challengeNode } from "../security/control_handshake.ts";
+import { linkKeyContext } from "../security/handshake.ts";
+import { tokenKey } from "../security/join_token.ts";
+import { randomKey } from "../security/key_derivation.ts";
+import { sealKey } from "../security/sealed_key.ts";
 import { openSource, validateSource } from "../source/open_source.ts";
 import { FailedSource } from "../source/failed_source.ts";
 import type { Source, SourceSpec } from "../source/source.ts";
@@ -39,6 +45,8 @@ import { type StartTrigger, waitForStart } from "./start_trigger.ts";
 export interface ServeOptions extends RingGeometry {
   /** What to stream. */
   source: SourceSpec;
+  /** The join token nodes must prove; null runs without authentication (`--insecure`). */
+  token: string | null;
   /** Control listener address. */
   listen: { host: string; port: number };
   /** When to start. */
@@ -108,6 +116,8 @@ export const DEFAULT_STALL_TIMEOUT_MS = 3000;
 /** A node that says its upstream broke while the upstream looks alive is relinked after this. */
 const RELINK_GRACE_MS = 1000;
 const PROGRESS_INTERVAL_MS = 1000;
+/** Connections that may be in their handshake at once; one more drops the oldest. */
+export const MAX_UNAUTHENTICATED = 128;
 
 class NodeSession {
   report: ReportMessage | null = null;
@@ -115,7 +125,8 @@ class NodeSession {
   lost: WireError | null = null;
   readonly done: Promise<void>;
   #resolveDone!: () => void;
-  constructor(readonly node: JoinedNode, readonly control: FrameConn) {
+  /** `sealKey`: seals the link keys sent to this node; null when unauthenticated. */
+  constructor(readonly node: JoinedNode, readonly control: FrameConn, readonly sealKey: Uint8Array | null) {
     this.done = new Promise((r) => this.#resolveDone = r);
   }
   finish(): void {
@@ -128,6 +139,11 @@ export class Server {
   readonly #options: ServeOptions;
   readonly #sessions = new Map<string, NodeSession>();
   readonly #deployment = crypto.randomUUID();
+  readonly #tokenKey: Uint8Array | null;
+  /** Connections still in their handshake, oldest first. */
+  readonly #unauthenticated = new Set<FrameConn>();
+  /** The key of every data link planned or assigned, by `linkId(from, to)`. */
+  readonly #linkKeys = new Map<string, Uint8Array>();
   #listener: Deno.Listener | null = null;
   #started = false;
   #joinIndex = 0;
@@ -153,6 +169,7 @@ export class Server {
   /** Creates a server; nothing happens until {@link listen}. */
   constructor(options: ServeOptions) {
     this.#options = options;
+    this.#tokenKey = options.token === null ? null : tokenKey(options.token);
     const onAbort = () => this.#abort.abort();
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -218,6 +235,7 @@ export class Server {
     );
     this.#plan = plan;
     this.#live = new LiveTopology(plan);
+    for (const planned of plan.nodes) this.#newLinkKey(planned.upstream, planned.name);
     options.onEvent?.({ type: "planned", plan });
     const source = await openSource(options.source).catch((error) =>
       new FailedSource(options.source.kind, error)
@@ -233,7 +251,8 @@ export class Server {
         position: planned.position,
         nodeCount: plan.nodes.length,
         upstream: planned.upstream,
-        children: planned.children.map((c) => this.#sessions.get(c)!.node.address),
+        upstreamKey: this.#sealedLinkKey(planned.upstream, planned.name, planned.name),
+        children: planned.children.map((c) => this.#linkPeer(planned.name, c)),
         hashAlgorithm: options.hash,
         streamBytes: source.size,
       }).catch((error) => this.#lose(session, { code: "NNF", message: describeError(error) }));
@@ -261,7 +280,10 @@ export class Server {
   /** Links to the heads and streams the source; never throws, the outcome carries the failure. */
   async #stream(plan: Plan, source: Source, counter: ByteCounter): Promise<SourceOutcome> {
     const options = this.#options;
-    const fanOut = this.#fanOut = new FanOut([], relayFanOutOptions(options, options.timeoutMs));
+    const fanOut = this.#fanOut = new FanOut(
+      [],
+      relayFanOutOptions(options, options.timeoutMs, this.#tokenKey !== null),
+    );
     const downstream = this.#downstream = new Downstream(fanOut, {
       deployment: this.#deployment,
       self: SERVER_NAME,
@@ -270,7 +292,7 @@ export class Server {
     await Promise.all(plan.heads.map(async (name) => {
       const session = this.#sessions.get(name)!;
       try {
-        downstream.attach(await downstream.connect(session.node.address));
+        downstream.attach(await downstream.connect(session.node.address, this.#keyOf(SERVER_NAME, name)));
       } catch (error) {
         // an unreachable head is repaired around at once: the server feeds its children
         this.#lose(session, { code: "NNF", message: describeError(error) });
@@ -363,7 +385,7 @@ export class Server {
     const removed = this.#live.remove(name)!;
     const feeder = this.#feederFrom(removed.parent);
     for (const child of removed.children) this.#assign(child, feeder, name);
-    const adopt = removed.children.map((c) => this.#sessions.get(c)!.node.address);
+    const adopt = removed.children.map((c) => this.#linkPeer(feeder, c));
     const drop = { code: reason.code, message: reason.message, node: name };
     if (removed.parent === SERVER_NAME) {
       this.#fanOut?.failOutput(name, new KadError(reason.code, reason.message, { node: name }));
@@ -389,7 +411,34 @@ export class Server {
       record: { failed, child, upstream: feeder, offset: null, resentBytes: 0, seconds: 0, error: null },
       startedAt,
     });
-    this.#sessions.get(child)?.control.send(FrameType.NEW_UPSTREAM, { upstream: feeder }).catch(() => {});
+    this.#newLinkKey(feeder, child);
+    this.#sessions.get(child)?.control.send(FrameType.NEW_UPSTREAM, {
+      upstream: feeder,
+      key: this.#sealedLinkKey(feeder, child, child),
+    }).catch(() => {});
+  }
+
+  /** A fresh key for the data link `from` → `to` (none when unauthenticated). */
+  #newLinkKey(from: string, to: string): void {
+    if (this.#tokenKey !== null) this.#linkKeys.set(linkId(from, to), randomKey());
+  }
+
+  /** The key of the link `from` → `to`; null when unauthenticated. */
+  #keyOf(from: string, to: string): Uint8Array | null {
+    return this.#linkKeys.get(linkId(from, to)) ?? null;
+  }
+
+  /** The key of the link `from` → `to` sealed for node `holder` (one of its ends); "" when unauthenticated. */
+  #sealedLinkKey(from: string, to: string, holder: string): string {
+    const key = this.#keyOf(from, to);
+    const seal = this.#sessions.get(holder)?.sealKey;
+    if (key === null || !seal) return "";
+    return sealKey(seal, key, linkKeyContext({ deployment: this.#deployment, from, to }));
+  }
+
+  /** Child `child` as its upstream `from` links to it: address and the link's key sealed for `from`. */
+  #linkPeer(from: string, child: string): LinkPeer {
+    return { ...this.#sessions.get(child)!.node.address, key: this.#sealedLinkKey(from, child, from) };
   }
 
   /** The server feeds `children` itself, from its ring or, for a seekable source, the source. */
@@ -399,7 +448,11 @@ export class Server {
       if (!session || !this.#canFeed(child) || this.#downstream === null) return;
       try {
         const history = await this.#source?.openHistory?.();
-        this.#repaired(child, SERVER_NAME, await this.#downstream.adopt(session.node.address, history));
+        this.#repaired(
+          child,
+          SERVER_NAME,
+          await this.#downstream.adopt(session.node.address, this.#keyOf(SERVER_NAME, child), history),
+        );
       } catch (error) {
         const offset = error instanceof NotRetainedError ? error.offset : null;
         this.#repairFailed(child, SERVER_NAME, {
@@ -462,7 +515,12 @@ export class Server {
       if (!this.#repairing || this.#live!.parentOf(child) !== lost.upstream) return;
       const feeder = this.#feederFrom(lost.upstream);
       this.#assign(child, feeder, `${lost.upstream}→${child}`);
-      const drop = { code: lost.code, message: lost.message, node: child, adopt: [session.node.address] };
+      const drop = {
+        code: lost.code,
+        message: lost.message,
+        node: child,
+        adopt: [this.#linkPeer(feeder, child)],
+      };
       if (feeder === SERVER_NAME) {
         this.#fanOut?.failOutput(child, new KadError(lost.code, lost.message, { node: child }));
         this.#adoptByServer([child], "");
@@ -604,24 +662,52 @@ export class Server {
     }
   }
 
+  /**
+   * Introduces a node: HELLO, the token handshake, the checks, ACCEPT. The whole introduction has
+   * a deadline (`connectTimeoutMs`) and at most {@link MAX_UNAUTHENTICATED} connections are in it
+   * at once, so idle or trickling connections cannot keep real nodes out.
+   */
   async #handshake(raw: Deno.Conn): Promise<void> {
     const remote = raw.remoteAddr as Deno.NetAddr;
     const control = new FrameConn(raw, {
       peer: `node at ${remote.hostname}`,
       idleTimeoutMs: this.#options.timeoutMs,
     });
+    if (this.#unauthenticated.size >= MAX_UNAUTHENTICATED) {
+      const oldest = this.#unauthenticated.values().next().value!;
+      this.#unauthenticated.delete(oldest);
+      oldest.close();
+    }
+    this.#unauthenticated.add(control);
+    const deadline = setTimeout(
+      () => control.close(),
+      this.#options.connectTimeoutMs ?? this.#options.timeoutMs,
+    );
+    let session: NodeSession | null;
+    try {
+      session = await this.#introduce(control, remote);
+    } finally {
+      clearTimeout(deadline);
+      this.#unauthenticated.delete(control);
+    }
+    if (session !== null) await this.#listenTo(session);
+  }
+
+  /** The introduction of {@link #handshake}; null when the node was refused. */
+  async #introduce(control: FrameConn, remote: Deno.NetAddr): Promise<NodeSession | null> {
     let hello: HelloMessage;
     try {
       hello = await control.expect(FrameType.HELLO);
     } catch (error) {
       await control.send(FrameType.ERROR, { code: "PROTO", message: describeError(error) }).catch(() => {});
       control.close();
-      return;
+      return null;
     }
-    const refuse = async (code: "PROTO" | "REFUSED", message: string) => {
+    const refuse = async (code: ErrorCode, message: string) => {
       this.#options.onEvent?.({ type: "refused", name: hello.name, reason: message });
       await control.send(FrameType.ERROR, { code, message }).catch(() => {});
       control.close();
+      return null;
     };
     if (hello.version !== PROTOCOL_VERSION) {
       return await refuse(
@@ -629,6 +715,24 @@ export class Server {
         `Protocol version ${hello.version} is not supported: this server speaks version ${PROTOCOL_VERSION}`,
       );
     }
+    let sealKey: Uint8Array | null = null;
+    if (this.#tokenKey === null) {
+      if (hello.nonce !== "") {
+        return await refuse("AUTH", "This server runs --insecure: join it with --insecure, without a token");
+      }
+    } else if (hello.nonce === "") {
+      return await refuse(
+        "AUTH",
+        "This server requires a join token: give the node --token, --token-file or KAD_TOKEN",
+      );
+    } else {
+      try {
+        sealKey = (await challengeNode(control, this.#tokenKey, hello)).sealKey;
+      } catch (error) {
+        return await refuse("AUTH", error instanceof AuthError ? error.message : describeError(error));
+      }
+    }
+    if (control.closed) return null;
     if (this.#started) {
       return await refuse("REFUSED", `Deployment already started: node ${hello.name} is too late`);
     }
@@ -642,12 +746,12 @@ export class Server {
       address: { name: hello.name, host: hello.dataHost || remote.hostname, port: hello.dataPort },
       joinIndex: this.#joinIndex++,
     };
-    const session = new NodeSession(node, control);
+    const session = new NodeSession(node, control, sealKey);
     this.#sessions.set(node.name, session);
     this.#options.onEvent?.({ type: "joined", node, count: this.#sessions.size });
     this.#joinedWake?.();
     await control.send(FrameType.ACCEPT, { deployment: this.#deployment, joinIndex: node.joinIndex });
-    await this.#listenTo(session);
+    return session;
   }
 
   /** Reads a node's control messages until it reports or goes away. */
@@ -720,6 +824,11 @@ export class Server {
     }
     session.finish();
   }
+}
+
+/** Key of the link `from` → `to` in the server's table. */
+function linkId(from: string, to: string): string {
+  return `${from}\u0000${to}`;
 }
 
 const ABORTED: WireError = { code: "ABORT", message: "Deployment interrupted by the operator" };

@@ -3,7 +3,13 @@
  * byte: corruption that TCP's checksum would not catch, to prove kad's end-to-end hash does.
  */
 
-import { decodeHeader, FRAME_HEADER_BYTES, FrameType } from "../../lib/protocol/frame.ts";
+import {
+  decodeHeader,
+  FLAG_MAC,
+  FRAME_HEADER_BYTES,
+  FrameType,
+  MAC_TRAILER_BYTES,
+} from "../../lib/protocol/frame.ts";
 
 /** A proxy listening on a free loopback port that forwards to `target`, flipping a bit at `flipAt`. */
 export class BitFlipProxy implements AsyncDisposable {
@@ -30,11 +36,7 @@ export class BitFlipProxy implements AsyncDisposable {
     const outbound = await Deno.connect({ hostname: this.target.host, port: this.target.port });
     const back = inbound.writable && outbound.readable.pipeTo(inbound.writable).catch(() => {});
     await this.#forward(inbound, outbound).catch(() => {});
-    try {
-      outbound.closeWrite();
-    } catch {
-      // closed
-    }
+    await outbound.closeWrite().catch(() => {}); // closed already
     await back;
   }
 
@@ -45,7 +47,8 @@ export class BitFlipProxy implements AsyncDisposable {
     for (;;) {
       if (!await readFull(from, header)) return;
       const h = decodeHeader(header);
-      const payload = new Uint8Array(h.length);
+      // an authenticated frame's MAC trailer travels with its payload
+      const payload = new Uint8Array(h.length + ((h.flags & FLAG_MAC) ? MAC_TRAILER_BYTES : 0));
       if (!await readFull(from, payload)) return;
       if (h.type === FrameType.DATA && !this.flipped && payloadSeen + h.length > this.flipAt) {
         payload[this.flipAt - payloadSeen] ^= 1;

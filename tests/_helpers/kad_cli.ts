@@ -16,6 +16,9 @@ export interface KadVariant {
   argv: string[];
 }
 
+/** The join token every kad the tests start shares (through KAD_TOKEN), unless a test says otherwise. */
+export const TEST_TOKEN = "kad-test-token-0123456789";
+
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PERMISSIONS = KAD_PERMISSIONS;
 
@@ -45,14 +48,14 @@ export class KadProcess {
   constructor(
     variant: KadVariant,
     args: string[],
-    options: { stdin?: boolean; lines?: (line: string) => void } = {},
+    options: { stdin?: boolean; lines?: (line: string) => void; env?: Record<string, string> } = {},
   ) {
     this.child = new Deno.Command(variant.argv[0], {
       args: [...variant.argv.slice(1), ...args],
       stdin: options.stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", KAD_TOKEN: TEST_TOKEN, ...options.env },
     }).spawn();
     this.#stdin = options.stdin ? this.child.stdin.getWriter() : null;
     this.stdout = collect(this.child.stdout, options.lines);

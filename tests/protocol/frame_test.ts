@@ -1,6 +1,7 @@
 import {
   decodeHeader,
   encodeJsonFrame,
+  FLAG_MAC,
   FRAME_HEADER_BYTES,
   FrameType,
   MAX_CONTROL_PAYLOAD,
@@ -38,13 +39,15 @@ Deno.test("frame: garbage (an HTTP request) is rejected as not kad", () => {
   assertThrows(() => decodeHeader(garbage), /does not speak the kad protocol/);
 });
 
-Deno.test("frame: unknown types and set flags are rejected", () => {
+Deno.test("frame: unknown types and unknown flags are rejected; the MAC flag is read", () => {
   const bytes = header(FrameType.PING, 0);
   bytes[1] = 0x7f;
   assertThrows(() => decodeHeader(bytes), /Unknown frame type/);
   const flagged = header(FrameType.PING, 0);
-  flagged[3] = 1;
+  flagged[3] = 2;
   assertThrows(() => decodeHeader(flagged), /flags/);
+  flagged[3] = FLAG_MAC;
+  assertEquals(decodeHeader(flagged).flags, FLAG_MAC);
 });
 
 Deno.test("frame: oversized control and data frames are rejected before any payload is read", () => {

@@ -1,8 +1,11 @@
 import { ProtocolError } from "../../lib/errors.ts";
 import { FrameType, type FrameTypeValue, PROTOCOL_VERSION } from "../../lib/protocol/frame.ts";
 import { decodeMessage } from "../../lib/protocol/messages.ts";
+import { SEALED_KEY_HEX } from "../../lib/security/sealed_key.ts";
 import { assertEquals, assertThrows } from "../_helpers/assert.ts";
 
+const NONCE = "0123456789abcdef".repeat(4);
+const SEALED = "ab".repeat(SEALED_KEY_HEX / 2);
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
 const SAMPLES: [FrameTypeValue, unknown][] = [
@@ -13,6 +16,7 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
     dataPort: 4000,
     sink: "dir",
     features: [],
+    nonce: NONCE,
   }],
   [FrameType.ACCEPT, { deployment: "d", joinIndex: 3 }],
   [FrameType.PLAN, {
@@ -20,11 +24,17 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
     position: 1,
     nodeCount: 3,
     upstream: "n0",
-    children: [{ name: "n2", host: "10.0.0.2", port: 4000 }],
+    children: [{ name: "n2", host: "10.0.0.2", port: 4000, key: SEALED }],
+    upstreamKey: SEALED,
     hashAlgorithm: "xxh128",
     streamBytes: null,
   }],
-  [FrameType.LINK, { deployment: "d", from: "server", to: "n0" }],
+  [FrameType.LINK, { deployment: "d", from: "server", to: "n0", nonce: NONCE }],
+  [FrameType.LINK, { deployment: "d", from: "server", to: "n0", nonce: "" }],
+  [FrameType.CHALLENGE, { nonce: NONCE, proof: NONCE }],
+  [FrameType.AUTH, { proof: NONCE }],
+  [FrameType.LINK_CHALLENGE, { nonce: NONCE }],
+  [FrameType.LINK_AUTH, { proof: NONCE }],
   [FrameType.LINK_OK, { offset: 0 }],
   [FrameType.END, { bytes: 10, hash: "ab", algorithm: "xxh128" }],
   [FrameType.REPORT, {
@@ -44,16 +54,16 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
     code: "TIMEOUT",
     message: "No data from n3 for 5 s",
     node: "n3",
-    adopt: [{ name: "n4", host: "10.0.0.4", port: 4000 }],
+    adopt: [{ name: "n4", host: "10.0.0.4", port: 4000, key: "" }],
   }],
   [FrameType.UPSTREAM_LOST, { code: "NRF", message: "reset", upstream: "n3", offset: 1024 }],
   [FrameType.ADOPTED, { child: "n4", offset: 1024, resent: 4096 }],
   [FrameType.ADOPT_FAILED, { code: "GAP", message: "not retained", child: "n4", offset: 10 }],
-  [FrameType.NEW_UPSTREAM, { upstream: "n2" }],
+  [FrameType.NEW_UPSTREAM, { upstream: "n2", key: SEALED }],
 ];
 
-for (const [type, body] of SAMPLES) {
-  Deno.test(`messages: type 0x${type.toString(16)} round-trips through JSON`, () => {
+for (const [i, [type, body]] of SAMPLES.entries()) {
+  Deno.test(`messages: sample ${i} (type 0x${type.toString(16)}) round-trips through JSON`, () => {
     assertEquals(decodeMessage(type, json(body)), { type, body });
   });
 }
@@ -91,4 +101,16 @@ Deno.test("messages: DROP must name the child to drop and the nodes to adopt", (
     () => decodeMessage(FrameType.DROP, json({ code: "TIMEOUT", message: "x", node: "n" })),
     /"adopt"/,
   );
+});
+
+Deno.test("messages: nonces, proofs and sealed keys must have their exact shape", () => {
+  const link = { deployment: "d", from: "a", to: "b" };
+  assertThrows(() => decodeMessage(FrameType.LINK, json({ ...link, nonce: "xyz" })), /"nonce"/);
+  assertThrows(() => decodeMessage(FrameType.LINK, json({ ...link, nonce: NONCE.toUpperCase() })), /"nonce"/);
+  assertThrows(() => decodeMessage(FrameType.AUTH, json({ proof: NONCE.slice(2) })), /"proof"/);
+  assertThrows(() => decodeMessage(FrameType.CHALLENGE, json({ nonce: "", proof: NONCE })), /"nonce"/);
+  assertThrows(() => decodeMessage(FrameType.NEW_UPSTREAM, json({ upstream: "a", key: "ab" })), /"key"/);
+  const hello = SAMPLES[0][1] as Record<string, unknown>;
+  const { nonce: _, ...tokenless } = hello;
+  assertEquals(decodeMessage(FrameType.HELLO, json(tokenless)).body, { ...tokenless, nonce: "" });
 });
