@@ -225,6 +225,7 @@ export class Server {
       // already closed
     }
     for (const session of this.#sessions.values()) session.control.close();
+    for (const conn of this.#unauthenticated) conn.close();
   }
 
   async #deploy(): Promise<DeploymentReport> {

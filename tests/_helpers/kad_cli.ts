@@ -112,7 +112,11 @@ export class KadServer {
   readonly events: Record<string, unknown>[] = [];
   #joinedWaiters: { count: number; resolve: () => void }[] = [];
 
-  constructor(variant: KadVariant, args: string[], options: { stdin?: boolean; listenHost?: string } = {}) {
+  constructor(
+    variant: KadVariant,
+    args: string[],
+    options: { stdin?: boolean; listenHost?: string; env?: Record<string, string> } = {},
+  ) {
     let resolvePort!: (port: number) => void;
     let rejectPort!: (error: Error) => void;
     this.port = new Promise((resolve, reject) => {
@@ -129,6 +133,7 @@ export class KadServer {
       "--json",
     ], {
       stdin: options.stdin,
+      env: options.env,
       lines: (line) => {
         const event = JSON.parse(line);
         this.events.push(event);

@@ -3,13 +3,12 @@
  */
 
 import { join } from "node:path";
-import { encodeJsonFrame, FRAME_HEADER_BYTES, FrameType } from "../../lib/protocol/frame.ts";
-import { decodeHeader } from "../../lib/protocol/frame.ts";
-import { decodeMessage } from "../../lib/protocol/messages.ts";
+import { encodeJsonFrame, FrameType } from "../../lib/protocol/frame.ts";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { KadProcess, KadServer, kadVariants, startJoin } from "../_helpers/kad_cli.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 import { BitFlipProxy } from "../_helpers/bit_flip_proxy.ts";
+import { readFrame } from "../_helpers/raw_peer.ts";
 
 const variant = kadVariants()[0];
 const NO_STACK = /^\s+at /m;
@@ -22,17 +21,6 @@ function assertOneLineError(r: { code: number; stderr: string }, code: number, p
   assertEquals(r.code, code, r.stderr);
   assertMatch(r.stderr, pattern);
   assert(!NO_STACK.test(r.stderr), `no stack trace expected:\n${r.stderr}`);
-}
-
-async function readFrame(conn: Deno.Conn) {
-  const header = new Uint8Array(FRAME_HEADER_BYTES);
-  let got = 0;
-  while (got < header.length) got += (await conn.read(header.subarray(got)))!;
-  const h = decodeHeader(header);
-  const payload = new Uint8Array(h.length);
-  got = 0;
-  while (got < payload.length) got += (await conn.read(payload.subarray(got)))!;
-  return decodeMessage(h.type, payload);
 }
 
 Deno.test("bad input: an unknown flag → usage error, exit 2", async () => {
@@ -148,7 +136,7 @@ Deno.test("bad input: a node of another protocol version is refused; garbage pee
     sink: "null",
     features: [],
   }));
-  const answer = await readFrame(old);
+  const answer = (await readFrame(old))!;
   assertEquals(answer.type, FrameType.ERROR);
   assertMatch(
     (answer.body as { message: string }).message,

@@ -1,0 +1,101 @@
+/**
+ * Talking to kad ports by hand: read one frame off a raw connection, and a TCP proxy that records
+ * (and counts) what passes each way.
+ */
+
+import { decodeHeader, FRAME_HEADER_BYTES } from "../../lib/protocol/frame.ts";
+import { decodeMessage, type Message } from "../../lib/protocol/messages.ts";
+
+/** Reads exactly `target.length` bytes; false at end of stream. */
+export async function readFull(conn: Deno.Conn, target: Uint8Array): Promise<boolean> {
+  let got = 0;
+  while (got < target.length) {
+    const n = await conn.read(target.subarray(got));
+    if (n === null) return false;
+    got += n;
+  }
+  return true;
+}
+
+/** Reads one unauthenticated control frame; null when the peer closed. */
+export async function readFrame(conn: Deno.Conn): Promise<Message | null> {
+  const header = new Uint8Array(FRAME_HEADER_BYTES);
+  if (!await readFull(conn, header)) return null;
+  const h = decodeHeader(header);
+  const payload = new Uint8Array(h.length);
+  if (!await readFull(conn, payload)) return null;
+  return decodeMessage(h.type, payload);
+}
+
+/** A proxy for one connection to `target` that keeps every byte it forwards, per direction. */
+export class RecordingProxy {
+  readonly listener: Deno.Listener;
+  /** Bytes from the connecting side to `target`, in order. */
+  readonly forward: Uint8Array[] = [];
+  /** Bytes from `target` back. */
+  readonly backward: Uint8Array[] = [];
+  readonly #done: Promise<void>;
+
+  constructor(readonly target: { host: string; port: number }) {
+    this.listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#done = this.#serve();
+  }
+
+  get port(): number {
+    return (this.listener.addr as Deno.NetAddr).port;
+  }
+
+  /** Bytes that went one way. */
+  static total(chunks: Uint8Array[]): number {
+    return chunks.reduce((sum, c) => sum + c.length, 0);
+  }
+
+  /** The recorded bytes of one direction, joined. */
+  static joined(chunks: Uint8Array[]): Uint8Array {
+    const out = new Uint8Array(RecordingProxy.total(chunks));
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+
+  async #serve(): Promise<void> {
+    let inbound: Deno.Conn;
+    try {
+      inbound = await this.listener.accept();
+    } catch {
+      return;
+    }
+    const outbound = await Deno.connect({ hostname: this.target.host, port: this.target.port });
+    await Promise.all([copy(inbound, outbound, this.forward), copy(outbound, inbound, this.backward)]);
+    inbound.close();
+    outbound.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.listener.close();
+    } catch {
+      // closed
+    }
+    await this.#done;
+  }
+}
+
+async function copy(from: Deno.Conn, to: Deno.Conn, record: Uint8Array[]): Promise<void> {
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    for (;;) {
+      const n = await from.read(buffer);
+      if (n === null) break;
+      record.push(buffer.slice(0, n));
+      let done = 0;
+      while (done < n) done += await to.write(buffer.subarray(done, n));
+    }
+  } catch {
+    // either side closed
+  }
+  await to.closeWrite().catch(() => {});
+}
