@@ -5,8 +5,12 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateToken } from "../lib/security/join_token.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+// every kad a benchmark starts inherits one join token (an --insecure run ignores it)
+if (!Deno.env.get("KAD_TOKEN")) Deno.env.set("KAD_TOKEN", generateToken());
 
 /** The argv that runs kad: dist/kad.js when bundled (what `deno compile` embeds), else cli/main.ts. */
 export function kadArgv(): string[] {

@@ -7,7 +7,8 @@
  *    Throughput, the hop's CPU seconds per GB and its peak RSS (GNU time).
  * 2. a chain of 4 nodes each writing a file: kad (`--out FILE`) vs `socat | tee FILE | socat`.
  *
- * Usage: deno run -A bench/relay_vs_socat.ts [--bytes N] [--runs R] [--ring SIZE]
+ * Usage: deno run -A bench/relay_vs_socat.ts [--bytes N] [--runs R] [--ring SIZE] [--insecure]
+ * (--insecure: kad without authentication, to measure what the frame MACs cost)
  * Needs socat and GNU time (apt-get install socat time); rows that need a missing tool are skipped.
  */
 
@@ -22,8 +23,10 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     // the repair ring of every kad node (default: kad's own, 32 MiB); 0 keeps only the live window
     ring: { type: "string" },
+    insecure: { type: "boolean", default: false },
   },
 });
+const SECURITY = values.insecure ? ["--insecure"] : [];
 const BYTES = Number(values.bytes);
 const RUNS = Number(values.runs);
 const KAD = kadArgv();
@@ -64,7 +67,9 @@ async function kadServer(clients: number): Promise<{ port: number; done: Promise
   const server = sh(
     `exec ${
       q(KAD)
-    } serve --bench ${BYTES} --listen 127.0.0.1 --port ${port} --clients ${clients} --order name --json`,
+    } serve --bench ${BYTES} --listen 127.0.0.1 --port ${port} --clients ${clients} --order name --json ${
+      q(SECURITY)
+    }`,
     "piped",
   );
   await waitListening(port);
@@ -88,6 +93,7 @@ function kadJoin(port: number, name: string, sink: string[], timedRun: boolean):
     "--listen",
     "127.0.0.1:0",
     ...(values.ring === undefined ? [] : ["--ring", values.ring]),
+    ...SECURITY,
     ...sink,
   ];
   return sh(`${timedRun ? TIME : "exec"} ${q(args)}`);
