@@ -19,7 +19,7 @@ import { FrameConn } from "../net/frame_conn.ts";
 import { FrameType } from "../protocol/frame.ts";
 import type { LinkMessage } from "../protocol/messages.ts";
 import { linkProof, linkSession } from "../security/handshake.ts";
-import { isNonce, proofMatches, randomNonce } from "../security/key_derivation.ts";
+import { proofMatches, randomNonce } from "../security/key_derivation.ts";
 
 /** Connections that may wait unproven (vetting or parked) at once; more drop the oldest. */
 export const MAX_PENDING_LINKS = 64;
@@ -248,7 +248,8 @@ export class UpstreamAcceptor {
     const { conn, link, childNonce, proof } = candidate;
     const key = this.#expectedKey;
     if (key !== null) {
-      if (!isNonce(link.nonce) || !proofMatches(proof, linkProof(key, link, link.nonce, childNonce))) {
+      // the decoder checked the nonce's shape, and #vet that it is not empty
+      if (!proofMatches(proof, linkProof(key, link, link.nonce, childNonce))) {
         return false;
       }
       conn.auth = linkSession(key, link, "child", link.nonce, childNonce);

@@ -39,11 +39,6 @@ export function randomNonce(): string {
   return toHex(crypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
 }
 
-/** True when `nonce` has the shape {@link randomNonce} produces. */
-export function isNonce(nonce: string): boolean {
-  return nonce.length === NONCE_BYTES * 2 && /^[0-9a-f]+$/.test(nonce);
-}
-
 /** Compares a received proof (hex) with the expected bytes in constant time. */
 export function proofMatches(received: string, expected: Uint8Array): boolean {
   if (received.length !== expected.length * 2 || !/^[0-9a-f]+$/.test(received)) return false;

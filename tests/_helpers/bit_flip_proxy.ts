@@ -10,6 +10,8 @@ import {
   FrameType,
   MAC_TRAILER_BYTES,
 } from "../../lib/protocol/frame.ts";
+import { writeAll } from "../../lib/net/frame_conn.ts";
+import { readFull } from "./raw_peer.ts";
 
 /** A proxy listening on a free loopback port that forwards to `target`, flipping a bit at `flipAt`. */
 export class BitFlipProxy implements AsyncDisposable {
@@ -55,8 +57,8 @@ export class BitFlipProxy implements AsyncDisposable {
         this.flipped = true;
       }
       if (h.type === FrameType.DATA) payloadSeen += h.length;
-      await writeFull(to, header);
-      await writeFull(to, payload);
+      await writeAll(to, header);
+      await writeAll(to, payload);
     }
   }
 
@@ -68,19 +70,4 @@ export class BitFlipProxy implements AsyncDisposable {
     }
     await this.#done;
   }
-}
-
-async function readFull(conn: Deno.Conn, target: Uint8Array): Promise<boolean> {
-  let got = 0;
-  while (got < target.length) {
-    const n = await conn.read(target.subarray(got));
-    if (n === null) return false;
-    got += n;
-  }
-  return true;
-}
-
-async function writeFull(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) done += await conn.write(bytes.subarray(done));
 }

@@ -3,6 +3,7 @@
  * (and counts) what passes each way.
  */
 
+import { writeAll } from "../../lib/net/frame_conn.ts";
 import { decodeHeader, FRAME_HEADER_BYTES } from "../../lib/protocol/frame.ts";
 import { decodeMessage, type Message } from "../../lib/protocol/messages.ts";
 
@@ -27,6 +28,17 @@ export async function readFrame(conn: Deno.Conn): Promise<Message | null> {
   return decodeMessage(h.type, payload);
 }
 
+/** `chunks` joined into one array. */
+export function concatBytes(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 /** A proxy for one connection to `target` that keeps every byte it forwards, per direction. */
 export class RecordingProxy {
   readonly listener: Deno.Listener;
@@ -48,17 +60,6 @@ export class RecordingProxy {
   /** Bytes that went one way. */
   static total(chunks: Uint8Array[]): number {
     return chunks.reduce((sum, c) => sum + c.length, 0);
-  }
-
-  /** The recorded bytes of one direction, joined. */
-  static joined(chunks: Uint8Array[]): Uint8Array {
-    const out = new Uint8Array(RecordingProxy.total(chunks));
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
   }
 
   async #serve(): Promise<void> {
@@ -91,8 +92,7 @@ async function copy(from: Deno.Conn, to: Deno.Conn, record: Uint8Array[]): Promi
       const n = await from.read(buffer);
       if (n === null) break;
       record.push(buffer.slice(0, n));
-      let done = 0;
-      while (done < n) done += await to.write(buffer.subarray(done, n));
+      await writeAll(to, buffer.subarray(0, n));
     }
   } catch {
     // either side closed

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { fuzzFrame, Random } from "../_helpers/frame_fuzzer.ts";
 import { KadProcess, KadServer, kadVariants } from "../_helpers/kad_cli.ts";
+import { concatBytes } from "../_helpers/raw_peer.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 const variant = kadVariants()[0];
@@ -28,13 +29,7 @@ async function fuzzPort(port: number, connections: number, random: Random, paral
       }
       const frames = Array.from({ length: FRAMES_PER_CONNECTION }, () => fuzzFrame(random));
       sent += frames.length;
-      const bytes = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-      let at = 0;
-      for (const f of frames) {
-        bytes.set(f, at);
-        at += f.length;
-      }
-      await conn.write(bytes).catch(() => 0); // the peer may have hung up at the first bad frame
+      await conn.write(concatBytes(frames)).catch(() => 0); // the peer may have hung up at the first bad frame
       conn.close();
     }
   }));

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { encodeJsonFrame, FLAG_MAC, FrameType, writeHeader } from "../../lib/protocol/frame.ts";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { KadProcess, KadServer, kadVariants, startJoin, TEST_TOKEN } from "../_helpers/kad_cli.ts";
-import { readFrame, RecordingProxy } from "../_helpers/raw_peer.ts";
+import { concatBytes, readFrame, RecordingProxy } from "../_helpers/raw_peer.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 const variant = kadVariants()[0];
@@ -104,7 +104,7 @@ Deno.test("security: a recorded handshake replayed to the server fails; the node
   const first = startJoin(variant, proxy.port, "n1", ["--null"]);
   await server.joined(1);
   // what n1 sent: HELLO (its nonce) and AUTH (its proof over that nonce and the server's)
-  const recorded = RecordingProxy.joined(proxy.forward);
+  const recorded = concatBytes(proxy.forward);
   const replay = await Deno.connect({ hostname: "127.0.0.1", port });
   await replay.write(recorded);
   const challenge = await readFrame(replay);
