@@ -119,6 +119,7 @@ export type {
   AdoptedMessage,
   AdoptFailedMessage,
   ChallengeMessage,
+  DataPortMessage,
   DropMessage,
   EndMessage,
   ErrorMessage,
@@ -135,11 +136,13 @@ export type {
   ProgressMessage,
   ProofMessage,
   ReportMessage,
+  TlsLinkCertMessage,
   UpstreamLostMessage,
   WireError,
 } from "./lib/protocol/messages.ts";
 export { decodeMessage, frameName } from "./lib/protocol/messages.ts";
 export { checkToken, generateToken, MIN_TOKEN_LENGTH } from "./lib/security/join_token.ts";
 export { FrameAuth } from "./lib/security/frame_mac.ts";
+export { checkServerTls, readPem, type ServerTls, type TlsIdentity, type TlsTrust } from "./lib/net/tls.ts";
 export { type CompareOptions, compareTrees, type TreeDifference } from "./lib/verify/tree_compare.ts";
 export { buildSampleTree, type SampleTreeOptions } from "./lib/verify/sample_tree.ts";

@@ -7,13 +7,15 @@
  *    Throughput, the hop's CPU seconds per GB and its peak RSS (GNU time).
  * 2. a chain of 4 nodes each writing a file: kad (`--out FILE`) vs `socat | tee FILE | socat`.
  *
- * Usage: deno run -A bench/relay_vs_socat.ts [--bytes N] [--runs R] [--ring SIZE] [--insecure]
- * (--insecure: kad without authentication, to measure what the frame MACs cost)
+ * Usage: deno run -A bench/relay_vs_socat.ts [--bytes N] [--runs R] [--ring SIZE] [--insecure | --tls]
+ * (--insecure: kad without authentication, to measure what the frame MACs cost; --tls: kad with
+ * TLS on every link, certificates made by openssl, to measure what encryption costs)
  * Needs socat and GNU time (apt-get install socat time); rows that need a missing tool are skipped.
  */
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { makeTestPki } from "../tests/_helpers/test_pki.ts";
 import { exists, have, kadArgv, waitListening } from "./_tools.ts";
 
 const { values } = parseArgs({
@@ -24,9 +26,17 @@ const { values } = parseArgs({
     // the repair ring of every kad node (default: kad's own, 32 MiB); 0 keeps only the live window
     ring: { type: "string" },
     insecure: { type: "boolean", default: false },
+    tls: { type: "boolean", default: false },
   },
 });
-const SECURITY = values.insecure ? ["--insecure"] : [];
+const pkiDir = values.tls ? await Deno.makeTempDir({ prefix: "kad-bench-pki-" }) : null;
+const pki = pkiDir === null ? null : await makeTestPki(pkiDir);
+const SERVER_SECURITY = values.insecure
+  ? ["--insecure"]
+  : pki
+  ? ["--tls", "--cert", pki.cert, "--key", pki.key, "--ca", pki.ca]
+  : [];
+const NODE_SECURITY = values.insecure ? ["--insecure"] : pki ? ["--tls", "--ca", pki.ca] : [];
 const BYTES = Number(values.bytes);
 const RUNS = Number(values.runs);
 const KAD = kadArgv();
@@ -68,7 +78,7 @@ async function kadServer(clients: number): Promise<{ port: number; done: Promise
     `exec ${
       q(KAD)
     } serve --bench ${BYTES} --listen 127.0.0.1 --port ${port} --clients ${clients} --order name --json ${
-      q(SECURITY)
+      q(SERVER_SECURITY)
     }`,
     "piped",
   );
@@ -76,7 +86,8 @@ async function kadServer(clients: number): Promise<{ port: number; done: Promise
   const done = server.output().then(({ stdout }) => {
     const lines = new TextDecoder().decode(stdout).trim().split("\n").map((l) => JSON.parse(l));
     const report = lines.find((l) => l.event === "done")!.report;
-    if (!report.nodes.every((n: { status: string }) => n.status === "ok")) throw new Error("kad run failed");
+    const failed = report.nodes.filter((n: { status: string }) => n.status !== "ok");
+    if (failed.length > 0) throw new Error(`kad run failed: ${JSON.stringify(failed)}`);
     return report.seconds as number;
   });
   return { port, done };
@@ -93,7 +104,7 @@ function kadJoin(port: number, name: string, sink: string[], timedRun: boolean):
     "--listen",
     "127.0.0.1:0",
     ...(values.ring === undefined ? [] : ["--ring", values.ring]),
-    ...SECURITY,
+    ...NODE_SECURITY,
     ...sink,
   ];
   return sh(`${timedRun ? TIME : "exec"} ${q(args)}`);
@@ -180,7 +191,14 @@ if (!have("/usr/bin/time")) {
   console.log("GNU time is not installed (apt-get install time): cannot measure CPU and RSS; skipped.");
   Deno.exit(0);
 }
-console.log(`kad vs socat on loopback, ${(BYTES / 1e9).toFixed(1)} GB per run, median of ${RUNS}`);
+const mode = values.insecure
+  ? "--insecure"
+  : values.tls
+  ? "--tls (token + TLS)"
+  : "authenticated (token, MACs)";
+console.log(
+  `kad vs socat on loopback, ${(BYTES / 1e9).toFixed(1)} GB per run, median of ${RUNS}, kad ${mode}`,
+);
 console.log(`(CPU and RSS are those of the measured hop: the middle node)\n`);
 // files go to tmpfs when there is one: the comparison is of the tools, not of the disk (kad fsyncs)
 const dir = await Deno.makeTempDir({
@@ -205,4 +223,5 @@ try {
   }
 } finally {
   await Deno.remove(dir, { recursive: true });
+  if (pkiDir !== null) await Deno.remove(pkiDir, { recursive: true });
 }

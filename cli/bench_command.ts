@@ -13,6 +13,7 @@ import { allOk, type DeploymentReport, nodeRate } from "../lib/report/report.ts"
 import { byteSize, hostPort, int, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
 import { DEFAULT_PORT } from "./join_command.ts";
 import { INSECURE_WARNING, tokenChoice } from "./join_token_option.ts";
+import { nodeTls } from "./tls_option.ts";
 import { nodeFailures, startNode, startServer, terminate } from "./local_run.ts";
 import { formatBytes } from "./progress.ts";
 import { interruptSignal } from "./signals.ts";
@@ -240,6 +241,7 @@ async function benchLink(flags: ParsedFlags): Promise<number> {
     );
   }
   const { token } = await tokenChoice(flags, "bench", "node");
+  const tls = await nodeTls(flags, "bench");
   if (token === null) stderrOut().write(INSECURE_WARNING + "\n");
   const interrupt = interruptSignal();
   try {
@@ -247,6 +249,7 @@ async function benchLink(flags: ParsedFlags): Promise<number> {
       server: hostPort(server, DEFAULT_PORT, "bench"),
       name: `bench-${Deno.hostname()}`,
       token,
+      tls,
       sink: { kind: "null" },
       listen: { host: "0.0.0.0", port: 0 },
       advertise: "",

@@ -70,6 +70,20 @@ const SECURITY: FlagSpec[] = [
   { name: "insecure", help: "no authentication: anyone who reaches the ports can join or feed data" },
 ];
 
+/** TLS on the server. */
+const SERVER_TLS: FlagSpec[] = [
+  { name: "tls", help: "encrypt control and data links with TLS (needs --cert and --key)" },
+  { name: "cert", value: "FILE", help: "--tls: the server's certificate chain (PEM)" },
+  { name: "key", value: "FILE", help: "--tls: the server's private key (PEM)" },
+  { name: "ca", value: "FILE", help: "--tls: the CA that signed --cert (default: --cert, self-signed)" },
+];
+
+/** TLS on a node. */
+const NODE_TLS: FlagSpec[] = [
+  { name: "tls", help: "join a --tls server (needs --ca)" },
+  { name: "ca", value: "FILE", help: "--tls: the CA that signed the server's certificate (PEM)" },
+];
+
 /** `kad serve`. */
 export const SERVE: CommandSpec = {
   name: "serve",
@@ -97,6 +111,7 @@ export const SERVE: CommandSpec = {
     },
     { name: "abort-on-node-failure", help: "stop the whole deployment when any node fails (all or nothing)" },
     ...SECURITY,
+    ...SERVER_TLS,
     ...COMMON,
   ],
 };
@@ -129,6 +144,7 @@ export const JOIN: CommandSpec = {
       help: "leave the stream when the local sink fails (default: relay on to the nodes behind)",
     },
     ...SECURITY,
+    ...NODE_TLS,
     ...COMMON,
   ],
 };
@@ -169,6 +185,7 @@ export const BENCH: CommandSpec = {
       help: "link: a `kad serve --bench SIZE --clients 1` to measure against",
     },
     ...SECURITY,
+    ...NODE_TLS,
     ...COMMON,
   ],
 };

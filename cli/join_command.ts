@@ -9,6 +9,7 @@ import type { SinkSpec } from "../lib/sink/sink.ts";
 import { hostPort, type ParsedFlags, ringBytes, seconds, str, UsageError } from "./flags.ts";
 import { formatProgress, ProgressLine } from "./progress.ts";
 import { INSECURE_WARNING, tokenChoice } from "./join_token_option.ts";
+import { nodeTls } from "./tls_option.ts";
 import { interruptSignal } from "./signals.ts";
 import { stderrOut, stdoutOut } from "./terminal.ts";
 
@@ -28,6 +29,7 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
   const interrupt = interruptSignal();
   const name = str(flags, "name") ?? Deno.hostname();
   const { token } = await tokenChoice(flags, "join", "node");
+  const tls = await nodeTls(flags, "join");
   if (token === null) err.write(INSECURE_WARNING + "\n");
   const startedAt = performance.now();
   let receiveStart = 0;
@@ -36,6 +38,7 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
       server: hostPort(serverFlag, DEFAULT_PORT, "join"),
       name,
       token,
+      tls,
       sink,
       listen: hostPort(str(flags, "listen") ?? "0.0.0.0:0", 0, "join"),
       ...advertised(str(flags, "advertise")),

@@ -13,6 +13,7 @@ import type { PlanOrder } from "../lib/topology/planner.ts";
 import { byteSize, int, type ParsedFlags, ringBytes, seconds, str, UsageError } from "./flags.ts";
 import { formatBytes, formatProgress, ProgressLine } from "./progress.ts";
 import { renderReport } from "./report_table.ts";
+import { serverTls } from "./tls_option.ts";
 import { INSECURE_WARNING, TOKEN_ENV, type TokenChoice, tokenChoice } from "./join_token_option.ts";
 import { interruptSignal } from "./signals.ts";
 import { stderrOut, stdoutOut, useColor } from "./terminal.ts";
@@ -40,10 +41,12 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
   const start: StartTrigger = { clients, waitSeconds, manual, minClients };
   const timeout = seconds(flags, "timeout", "serve") ?? 30;
   const auth = await tokenChoice(flags, "serve", "server");
+  const tls = await serverTls(flags, "serve");
   if (auth.token === null) err.write(INSECURE_WARNING + "\n");
   const server = new Server({
     source,
     token: auth.token,
+    tls,
     listen: { host: str(flags, "listen") ?? "0.0.0.0", port: int(flags, "port", "serve", 0, 65535) ?? 9997 },
     start,
     fanout: int(flags, "fanout", "serve", 1, 8) ?? 1,
@@ -63,7 +66,9 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
         progress.clear();
         err.write(text + "\n");
       }
-      if (event.type === "listening") err.write(joinHint(event.host, event.port, source, auth) + "\n");
+      if (event.type === "listening") {
+        err.write(joinHint(event.host, event.port, source, auth, tls !== null) + "\n");
+      }
     },
   });
   try {
@@ -162,7 +167,7 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
  * What to run on the nodes. A generated token is printed in full (it exists nowhere else); a token
  * the operator gave is not echoed.
  */
-function joinHint(host: string, port: number, source: SourceSpec, auth: TokenChoice): string {
+function joinHint(host: string, port: number, source: SourceSpec, auth: TokenChoice, tls: boolean): string {
   const where = host === "0.0.0.0" || host === "::" ? Deno.hostname() : host;
   const sink = source.kind === "dir"
     ? "--to DIR"
@@ -179,7 +184,7 @@ function joinHint(host: string, port: number, source: SourceSpec, auth: TokenCho
   const intro = auth.generated
     ? "kad: generated a join token; on every node run:"
     : "kad: on every node run:";
-  return `${intro}\n  kad join --server ${where}:${port} ${token} ${sink}`;
+  return `${intro}\n  kad join --server ${where}:${port} ${token}${tls ? " --tls --ca CA_FILE" : ""} ${sink}`;
 }
 
 function jsonEvent(event: ServeEvent, auth: TokenChoice): Record<string, unknown> {
@@ -190,6 +195,7 @@ function jsonEvent(event: ServeEvent, auth: TokenChoice): Record<string, unknown
         host: event.host,
         port: event.port,
         authenticated: auth.token !== null,
+        tls: event.tls,
         ...(auth.generated ? { token: auth.token } : {}),
       };
     case "joined":

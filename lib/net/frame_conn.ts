@@ -17,7 +17,9 @@ import {
   type FrameLimits,
   FrameType,
   type FrameTypeValue,
+  looksLikeTls,
   MAC_TRAILER_BYTES,
+  tlsPeerError,
 } from "../protocol/frame.ts";
 import { decodeMessage, frameName, type Message } from "../protocol/messages.ts";
 
@@ -137,6 +139,8 @@ export class FrameConn {
       if (n === null) {
         if (this.#timedOut) throw this.#timeout();
         if (got === 0 && eofAllowed) return 0;
+        // a frame start cut short: a TLS peer's alert is shorter than a frame header
+        if (eofAllowed && looksLikeTls(target.subarray(0, got))) throw tlsPeerError();
         throw new KadError("NRF", `Connection to ${this.peer} closed in the middle of a frame`);
       }
       got += n;

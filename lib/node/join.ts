@@ -6,11 +6,19 @@
  * @module
  */
 
-import { AbortReceivedError, AuthError, describeError, type ErrorCode, KadError } from "../errors.ts";
+import {
+  AbortReceivedError,
+  AuthError,
+  ConfigError,
+  describeError,
+  type ErrorCode,
+  KadError,
+} from "../errors.ts";
 import { createStreamHasher, parseHashAlgorithm } from "../integrity/stream_hash.ts";
 import { FrameConn } from "../net/frame_conn.ts";
 import { cpuSeconds, peakRssBytes } from "../process/resource_usage.ts";
 import { listenOn } from "../net/listen.ts";
+import type { TlsIdentity } from "../net/tls.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import type {
   EndMessage,
@@ -20,7 +28,7 @@ import type {
   ReportMessage,
   WireError,
 } from "../protocol/messages.ts";
-import { type ChildLink, connectChild, connectTo } from "../relay/data_link.ts";
+import { type ChildLink, connectChild, connectTo, type LinkSecurity } from "../relay/data_link.ts";
 import { Downstream } from "../relay/downstream.ts";
 import {
   FanOut,
@@ -47,6 +55,8 @@ export interface JoinOptions extends RingGeometry {
   name: string;
   /** The join token the server was started with; null joins an `--insecure` server. */
   token: string | null;
+  /** TLS (`--tls`): the CA that signed the server's certificate; null/absent for plain TCP. */
+  tls?: { ca: string } | null;
   /** Where the stream goes. */
   sink: SinkSpec;
   /** Data listener address (port 0 picks a free port). */
@@ -105,25 +115,33 @@ const PROGRESS_INTERVAL_MS = 1000;
  */
 export async function join(options: JoinOptions): Promise<JoinResult> {
   await validateSink(options.sink);
-  const listener = listenOn(options.listen, "data");
-  const port = (listener.addr as Deno.NetAddr).port;
-  options.onEvent?.({ type: "listening", port });
+  const tls = options.tls ?? null;
+  if (tls !== null && options.token === null) {
+    throw new ConfigError(
+      "--tls needs a join token: the server hands its certificate only to nodes that prove it",
+    );
+  }
+  // on --tls the data listener opens once the server has handed over the certificate it presents
+  let listener = tls === null ? openDataListener(options, null) : null;
   let control: FrameConn | null = null;
   try {
     const serverName = `server ${options.server.host}:${options.server.port}`;
+    const timeoutMs = options.connectTimeoutMs ?? options.timeoutMs;
     control = new FrameConn(
-      await connectTo(options.server, serverName, options.connectTimeoutMs ?? options.timeoutMs),
-      {
-        peer: serverName,
-        idleTimeoutMs: options.timeoutMs,
-      },
+      await connectTo(
+        options.server,
+        serverName,
+        timeoutMs,
+        tls && { ca: tls.ca, hostname: options.server.host },
+      ),
+      { peer: serverName, idleTimeoutMs: options.timeoutMs },
     );
     const nonce = options.token === null ? "" : randomNonce();
     await control.send(FrameType.HELLO, {
       version: PROTOCOL_VERSION,
       name: options.name,
       dataHost: options.advertise,
-      dataPort: options.advertisePort || port,
+      dataPort: listener === null ? 0 : advertisedPort(options, listener),
       sink: options.sink.kind,
       features: [],
       nonce,
@@ -131,6 +149,10 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
     const sealKey = options.token === null
       ? null
       : (await proveToServer(control, tokenKey(options.token), options.name, nonce)).sealKey;
+    if (listener === null) {
+      listener = openDataListener(options, await control.expect(FrameType.TLS_LINK_CERT));
+      await control.send(FrameType.DATA_PORT, { port: advertisedPort(options, listener) });
+    }
     const accepted = await control.expect(FrameType.ACCEPT);
     options.onEvent?.({ type: "joined", deployment: accepted.deployment, joinIndex: accepted.joinIndex });
     const plan = await waitForPlan(control, options.signal);
@@ -147,11 +169,22 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
   } finally {
     control?.close();
     try {
-      listener.close();
+      listener?.close();
     } catch {
       // closed by a timeout
     }
   }
+}
+
+/** Opens the node's data listener (over TLS presenting `tls` when given) and says where. */
+function openDataListener(options: JoinOptions, tls: TlsIdentity | null): Deno.Listener {
+  const listener = listenOn(options.listen, "data", tls);
+  options.onEvent?.({ type: "listening", port: (listener.addr as Deno.NetAddr).port });
+  return listener;
+}
+
+function advertisedPort(options: JoinOptions, listener: Deno.Listener): number {
+  return options.advertisePort || (listener.addr as Deno.NetAddr).port;
 }
 
 async function waitForPlan(control: FrameConn, signal?: AbortSignal): Promise<PlanMessage> {
@@ -255,6 +288,12 @@ class NodeRun {
     return this.#options.connectTimeoutMs ?? this.#options.timeoutMs;
   }
 
+  /** How this node opens links to its children. */
+  get #linkSecurity(): LinkSecurity {
+    const tls = this.#options.tls ?? null;
+    return { timeoutMs: this.#connectTimeoutMs, tls: tls && { ca: tls.ca } };
+  }
+
   async run(): Promise<JoinResult> {
     const onAbort = () => this.#abort(new KadError("ABORT", "Interrupted by the operator"));
     this.#options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -308,7 +347,7 @@ class NodeRun {
       const downstreamOptions = {
         deployment: plan.deployment,
         self: options.name,
-        connectTimeoutMs: this.#connectTimeoutMs,
+        security: this.#linkSecurity,
         onLinkProblem: (child: string, error: WireError) => this.#linkProblem(child, error),
       };
       await Promise.all(plan.children.map(async (child) => {
@@ -318,7 +357,7 @@ class NodeRun {
               child,
               { deployment: plan.deployment, from: options.name, to: child.name },
               this.#linkKey(child.key, options.name, child.name),
-              this.#connectTimeoutMs,
+              this.#linkSecurity,
             ),
           );
         } catch (error) {

@@ -20,6 +20,10 @@ export const PROTOCOL_VERSION = 1;
 /** First byte of every frame. */
 export const FRAME_MAGIC = 0x4b; // 'K'
 
+/** First bytes of TLS records (content types handshake and alert) a plain peer may receive. */
+const TLS_HANDSHAKE = 0x16;
+const TLS_ALERT = 0x15;
+
 /** Size of the fixed frame header in bytes. */
 export const FRAME_HEADER_BYTES = 16;
 
@@ -35,7 +39,7 @@ export const FLAG_MAC = 0x0001;
 /** Bytes of the tag after the payload of a frame flagged {@link FLAG_MAC}. */
 export const MAC_TRAILER_BYTES = 16;
 
-/** Frame types. Values 0x24–0x2f are reserved for authentication, 0x35–0x3f for repair. */
+/** Frame types. Values 0x26–0x2f are reserved for authentication, 0x35–0x3f for repair. */
 export const FrameType = {
   /** node → server: protocol version, name, data address. */
   HELLO: 0x01,
@@ -69,6 +73,10 @@ export const FrameType = {
   LINK_CHALLENGE: 0x22,
   /** upstream → child (data): the upstream's proof of the link key. */
   LINK_AUTH: 0x23,
+  /** server → node, after AUTH on a `--tls` control connection: the certificate for the data port. */
+  TLS_LINK_CERT: 0x24,
+  /** node → server, answering TLS_LINK_CERT: the port of the node's TLS data listener. */
+  DATA_PORT: 0x25,
   /** server → node: stop feeding child `node`, and adopt the listed nodes (repair range 0x30–0x3f). */
   DROP: 0x30,
   /** node → server: my upstream link broke; I hold `offset` bytes and wait for a new upstream. */
@@ -125,12 +133,28 @@ export function writeHeader(
   view.setBigUint64(at + 8, BigInt(offset));
 }
 
+const TLS_PEER_MESSAGE = "Peer speaks TLS: run both sides with --tls, or neither";
+
+/**
+ * True when `bytes` (at least 2) begin like a TLS record rather than a frame — a TLS peer's
+ * handshake or alert reaching a plain one.
+ */
+export function looksLikeTls(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && (bytes[0] === TLS_HANDSHAKE || bytes[0] === TLS_ALERT) && bytes[1] === 3;
+}
+
+/** The error for a peer found to speak TLS where a frame was expected. */
+export function tlsPeerError(): ProtocolError {
+  return new ProtocolError(TLS_PEER_MESSAGE);
+}
+
 /** Decodes and validates a header; throws {@link ProtocolError} on anything malformed or oversized. */
 export function decodeHeader(bytes: Uint8Array, limits: FrameLimits = DEFAULT_LIMITS): FrameHeader {
   if (bytes.length < FRAME_HEADER_BYTES) throw new ProtocolError("Truncated frame header");
   const view = new DataView(bytes.buffer, bytes.byteOffset, FRAME_HEADER_BYTES);
   const magic = view.getUint8(0);
   if (magic !== FRAME_MAGIC) {
+    if (looksLikeTls(bytes)) throw tlsPeerError();
     throw new ProtocolError(`Peer does not speak the kad protocol: bad magic byte 0x${hex(magic)}`);
   }
   const type = view.getUint8(1);

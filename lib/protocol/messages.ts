@@ -6,6 +6,7 @@
  */
 
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../errors.ts";
+import { MAX_PEM_BYTES } from "../net/tls.ts";
 import { SEALED_KEY_HEX } from "../security/sealed_key.ts";
 import { FrameType, type FrameTypeValue } from "./frame.ts";
 
@@ -33,7 +34,7 @@ export interface HelloMessage {
   name: string;
   /** Host for the data listener; empty means "the address the server sees". */
   dataHost: string;
-  /** Port of the node's data listener. */
+  /** Port of the node's data listener; 0 on `--tls`, where DATA_PORT announces it later. */
   dataPort: number;
   /** Kind of local sink (informational). */
   sink: string;
@@ -55,6 +56,20 @@ export interface ChallengeMessage {
 export interface ProofMessage {
   /** HMAC proof over both nonces (hex). */
   proof: string;
+}
+
+/** server → node on `--tls`: the certificate and key the node's data listener presents. */
+export interface TlsLinkCertMessage {
+  /** Certificate chain, PEM. */
+  cert: string;
+  /** Private key, PEM. */
+  key: string;
+}
+
+/** node → server on `--tls`: where the node's TLS data listener is. */
+export interface DataPortMessage {
+  /** TCP port. */
+  port: number;
 }
 
 /** child → upstream: the child's nonce. */
@@ -230,7 +245,9 @@ export type Message =
   | { type: typeof FrameType.CHALLENGE; body: ChallengeMessage }
   | { type: typeof FrameType.AUTH; body: ProofMessage }
   | { type: typeof FrameType.LINK_CHALLENGE; body: LinkChallengeMessage }
-  | { type: typeof FrameType.LINK_AUTH; body: ProofMessage };
+  | { type: typeof FrameType.LINK_AUTH; body: ProofMessage }
+  | { type: typeof FrameType.TLS_LINK_CERT; body: TlsLinkCertMessage }
+  | { type: typeof FrameType.DATA_PORT; body: DataPortMessage };
 
 const MAX_NAME = 255;
 const MAX_TEXT = 4096;
@@ -254,7 +271,7 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           version: o.int("version"),
           name: o.name("name"),
           dataHost: o.text("dataHost", MAX_NAME),
-          dataPort: o.port("dataPort"),
+          dataPort: o.portOrZero("dataPort"),
           sink: o.text("sink", 64),
           features: o.strings("features"),
           // absent from nodes that predate authentication: they are refused as tokenless
@@ -341,6 +358,10 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
       return { type, body: { proof: o.proof("proof") } };
     case FrameType.LINK_CHALLENGE:
       return { type, body: { nonce: o.nonce("nonce", false) } };
+    case FrameType.TLS_LINK_CERT:
+      return { type, body: { cert: o.pem("cert"), key: o.pem("key") } };
+    case FrameType.DATA_PORT:
+      return { type, body: { port: o.port("port") } };
     default:
       throw new ProtocolError(`Unexpected ${frameName(type)} frame with a JSON payload`);
   }
@@ -406,6 +427,11 @@ class Fields {
     return v;
   }
 
+  /** A port, or 0 for "announced later". */
+  portOrZero(key: string): number {
+    return this.int(key) === 0 ? 0 : this.port(key);
+  }
+
   strings(key: string): string[] {
     const v = this.#o[key];
     if (!Array.isArray(v) || v.length > 64) this.fail(key);
@@ -431,6 +457,13 @@ class Fields {
   nonce(key: string, emptyAllowed: boolean): string {
     const v = this.text(key, NONCE_HEX);
     if (v === "" ? !emptyAllowed : !HEX.test(v) || v.length !== NONCE_HEX) this.fail(key);
+    return v;
+  }
+
+  /** PEM text (a certificate chain or a key). */
+  pem(key: string): string {
+    const v = this.text(key, MAX_PEM_BYTES);
+    if (!v.includes("-----BEGIN ")) this.fail(key);
     return v;
   }
 

@@ -4,7 +4,8 @@
  * it is its named upstream in this deployment (see upstream_acceptor.ts) and answers with the
  * offset it holds (LINK_OK): 0 for a new link, more when a repair resumes it. On an authenticated
  * deployment both ends prove the link key the server gave them (LINK_CHALLENGE, LINK_AUTH; see
- * security/handshake.ts) and every frame after that carries a MAC.
+ * security/handshake.ts) and every frame after that carries a MAC. With `--tls` the link is a TLS
+ * connection to a child presenting a certificate from the deployment's CA (see net/tls.ts).
  *
  * @module
  */
@@ -15,14 +16,24 @@ import { FrameType } from "../protocol/frame.ts";
 import type { PeerAddress } from "../protocol/messages.ts";
 import { type LinkIdentity, linkProof, linkSession } from "../security/handshake.ts";
 import { randomNonce, toHex } from "../security/key_derivation.ts";
+import { startClientTls, type TlsTrust } from "../net/tls.ts";
 import type { FanOutput } from "./fan_out.ts";
 
-/** Connects to `address` with a timeout; failures are NNF errors naming the peer. */
-export async function connectTo(address: { host: string; port: number }, peer: string, timeoutMs: number) {
+/**
+ * Connects to `address` with a timeout, over TLS when `tls` says whom to trust; failures to
+ * connect are NNF errors naming the peer, a failed TLS handshake an AUTH error.
+ */
+export async function connectTo(
+  address: { host: string; port: number },
+  peer: string,
+  timeoutMs: number,
+  tls: TlsTrust | null = null,
+): Promise<Deno.Conn> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
+  let conn: Deno.TcpConn;
   try {
-    return await Deno.connect({ hostname: address.host, port: address.port, signal: abort.signal });
+    conn = await Deno.connect({ hostname: address.host, port: address.port, signal: abort.signal });
   } catch (error) {
     const reason = abort.signal.aborted ? `no answer within ${timeoutMs / 1000} s` : messageOf(error);
     throw new KadError("NNF", `Cannot connect to ${peer} at ${address.host}:${address.port}: ${reason}`, {
@@ -32,6 +43,7 @@ export async function connectTo(address: { host: string; port: number }, peer: s
   } finally {
     clearTimeout(timer);
   }
+  return tls === null ? conn : await startClientTls(conn, tls, peer, timeoutMs);
 }
 
 /** An open data link to a child and the stream offset the child holds. */
@@ -40,6 +52,14 @@ export interface ChildLink {
   conn: FrameConn;
   /** Bytes the child already holds: the stream resumes there. */
   offset: number;
+}
+
+/** How an upstream opens its data links. */
+export interface LinkSecurity {
+  /** Limit on connecting and the handshakes. */
+  timeoutMs: number;
+  /** Whom to trust on `--tls` deployments (the CA; no host name check), else null. */
+  tls: TlsTrust | null;
 }
 
 /**
@@ -51,9 +71,10 @@ export async function connectChild(
   child: PeerAddress,
   link: LinkIdentity,
   key: Uint8Array | null,
-  timeoutMs: number,
+  security: LinkSecurity,
 ): Promise<ChildLink> {
-  const conn = new FrameConn(await connectTo(child, child.name, timeoutMs), {
+  const timeoutMs = security.timeoutMs;
+  const conn = new FrameConn(await connectTo(child, child.name, timeoutMs, security.tls), {
     peer: child.name,
     idleTimeoutMs: timeoutMs,
   });

@@ -11,7 +11,7 @@ import { describeError } from "../errors.ts";
 import type { FrameConn } from "../net/frame_conn.ts";
 import type { FrameType } from "../protocol/frame.ts";
 import type { AdoptedMessage, PeerAddress, WireError } from "../protocol/messages.ts";
-import { type ChildLink, connectChild, linkOutput } from "./data_link.ts";
+import { type ChildLink, connectChild, linkOutput, type LinkSecurity } from "./data_link.ts";
 import type { ByteHistory, FanOut } from "./fan_out.ts";
 
 /** Options of a {@link Downstream}. */
@@ -20,8 +20,8 @@ export interface DownstreamOptions {
   deployment: string;
   /** Name of the feeding side: a node's name or "server". */
   self: string;
-  /** Limit on connecting and the LINK/LINK_OK handshake. */
-  connectTimeoutMs: number;
+  /** The limit on connecting and the handshakes, and TLS on `--tls` deployments. */
+  security: LinkSecurity;
   /** A child could not be sent its final frame. */
   onLinkProblem?: (child: string, error: WireError) => void;
 }
@@ -53,7 +53,7 @@ export class Downstream {
       child,
       { deployment: this.#options.deployment, from: this.#options.self, to: child.name },
       key,
-      this.#options.connectTimeoutMs,
+      this.#options.security,
     );
   }
 

@@ -9,6 +9,7 @@ import { AuthError, ConfigError, describeError, type ErrorCode, KadError } from 
 import { createStreamHasher, type HashAlgorithm } from "../integrity/stream_hash.ts";
 import { FrameConn } from "../net/frame_conn.ts";
 import { listenOn } from "../net/listen.ts";
+import { checkServerTls, type ServerTls } from "../net/tls.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import type {
   AdoptedMessage,
@@ -47,6 +48,8 @@ export interface ServeOptions extends RingGeometry {
   source: SourceSpec;
   /** The join token nodes must prove; null runs without authentication (`--insecure`). */
   token: string | null;
+  /** TLS on control and data links (`--tls`; needs a token), or null/absent for plain TCP. */
+  tls?: ServerTls | null;
   /** Control listener address. */
   listen: { host: string; port: number };
   /** When to start. */
@@ -99,7 +102,7 @@ export interface ServeProgress {
 
 /** Events of a server. */
 export type ServeEvent =
-  | { type: "listening"; host: string; port: number }
+  | { type: "listening"; host: string; port: number; tls: boolean }
   | { type: "joined"; node: JoinedNode; count: number }
   | { type: "left"; name: string; count: number }
   | { type: "refused"; name: string; reason: string }
@@ -182,10 +185,19 @@ export class Server {
   /** Checks the source, binds the control port and starts accepting nodes; returns the port. */
   async listen(): Promise<number> {
     await validateSource(this.#options.source);
-    this.#listener = listenOn(this.#options.listen, "nodes");
+    const tls = this.#options.tls ?? null;
+    if (tls !== null) {
+      if (this.#tokenKey === null) {
+        throw new ConfigError(
+          "--tls needs a join token: nodes get the data-link certificate only after proving it",
+        );
+      }
+      await checkServerTls(tls);
+    }
+    this.#listener = listenOn(this.#options.listen, "nodes", tls);
     const port = (this.#listener.addr as Deno.NetAddr).port;
     this.#acceptLoop = this.#accept(this.#listener);
-    this.#options.onEvent?.({ type: "listening", host: this.#options.listen.host, port });
+    this.#options.onEvent?.({ type: "listening", host: this.#options.listen.host, port, tls: tls !== null });
     return port;
   }
 
@@ -288,7 +300,10 @@ export class Server {
     const downstream = this.#downstream = new Downstream(fanOut, {
       deployment: this.#deployment,
       self: SERVER_NAME,
-      connectTimeoutMs: options.connectTimeoutMs ?? options.timeoutMs,
+      security: {
+        timeoutMs: options.connectTimeoutMs ?? options.timeoutMs,
+        tls: options.tls ? { ca: options.tls.ca } : null,
+      },
     });
     await Promise.all(plan.heads.map(async (name) => {
       const session = this.#sessions.get(name)!;
@@ -734,6 +749,18 @@ export class Server {
       }
     }
     if (control.closed) return null;
+    let dataPort = hello.dataPort;
+    if (this.#options.tls) {
+      const { cert, key } = this.#options.tls;
+      try {
+        await control.send(FrameType.TLS_LINK_CERT, { cert, key });
+        dataPort = (await control.expect(FrameType.DATA_PORT)).port;
+      } catch (error) {
+        return await refuse("PROTO", describeError(error));
+      }
+    } else if (dataPort === 0) {
+      return await refuse("PROTO", "The node announced no data port (it runs --tls; this server does not)");
+    }
     if (this.#started) {
       return await refuse("REFUSED", `Deployment already started: node ${hello.name} is too late`);
     }
@@ -744,7 +771,7 @@ export class Server {
     control.idleTimeoutMs = 0;
     const node: JoinedNode = {
       name: hello.name,
-      address: { name: hello.name, host: hello.dataHost || remote.hostname, port: hello.dataPort },
+      address: { name: hello.name, host: hello.dataHost || remote.hostname, port: dataPort },
       joinIndex: this.#joinIndex++,
     };
     const session = new NodeSession(node, control, sealKey);

@@ -52,6 +52,11 @@ export const VALID_FRAMES: Uint8Array[] = [
   encodeJsonFrame(FrameType.LINK, { deployment: "d", from: "server", to: "fuzz", nonce: NONCE }),
   encodeJsonFrame(FrameType.LINK_AUTH, { proof: NONCE }),
   encodeJsonFrame(FrameType.LINK_OK, { offset: 0 }),
+  encodeJsonFrame(FrameType.TLS_LINK_CERT, {
+    cert: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
+    key: "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n",
+  }),
+  encodeJsonFrame(FrameType.DATA_PORT, { port: 9 }),
   encodeJsonFrame(FrameType.PLAN, {
     deployment: "d",
     position: 0,

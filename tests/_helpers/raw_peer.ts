@@ -1,6 +1,6 @@
 /**
- * Talking to kad ports by hand: read one frame off a raw connection, and a TCP proxy that records
- * (and counts) what passes each way.
+ * Talking to kad ports by hand: read one frame off a raw connection, a TCP proxy that records
+ * (and counts) what passes each way, and recognisable payloads to look for in what it recorded.
  */
 
 import { writeAll } from "../../lib/net/frame_conn.ts";
@@ -26,6 +26,24 @@ export async function readFrame(conn: Deno.Conn): Promise<Message | null> {
   const payload = new Uint8Array(h.length);
   if (!await readFull(conn, payload)) return null;
   return decodeMessage(h.type, payload);
+}
+
+/** A payload no handshake or control message could contain by chance. */
+export function markedPayload(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 131 + (i >> 11)) & 0xff;
+  return bytes;
+}
+
+/** True when `needle` occurs in `haystack`. */
+export function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
+  for (let at = haystack.indexOf(needle[0]); at >= 0; at = haystack.indexOf(needle[0], at + 1)) {
+    if (at + needle.length > haystack.length) return false;
+    let i = 1;
+    while (i < needle.length && haystack[at + i] === needle[i]) i++;
+    if (i === needle.length) return true;
+  }
+  return false;
 }
 
 /** `chunks` joined into one array. */

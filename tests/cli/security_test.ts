@@ -7,18 +7,11 @@ import { join } from "node:path";
 import { encodeJsonFrame, FLAG_MAC, FrameType, writeHeader } from "../../lib/protocol/frame.ts";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { KadProcess, KadServer, kadVariants, startJoin, TEST_TOKEN } from "../_helpers/kad_cli.ts";
-import { concatBytes, readFrame, RecordingProxy } from "../_helpers/raw_peer.ts";
+import { concatBytes, markedPayload, readFrame, RecordingProxy } from "../_helpers/raw_peer.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 const variant = kadVariants()[0];
 const MiB = 1 << 20;
-
-/** A payload no handshake or control message could contain by chance. */
-function marked(size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 131 + (i >> 11)) & 0xff;
-  return bytes;
-}
 
 Deno.test("security: a node with the wrong token is refused before any stream byte, with a clear message", async () => {
   const server = new KadServer(variant, ["--bench", "4MB", "--clients", "1", "--timeout", "10"]);
@@ -145,7 +138,7 @@ Deno.test("security: data injected on a node's data port reaches nothing; the no
   const dataPort = events.find((e) => e.event === "listening")!.port as number;
   const deployment = events.find((e) => e.event === "joined")!.deployment as string;
   while (!server.events.some((e) => e.event === "planned")) await new Promise((r) => setTimeout(r, 20));
-  const source = marked(4 * MiB);
+  const source = markedPayload(4 * MiB);
   await server.process.write(source.subarray(0, MiB));
   // an attacker who saw the deployment id poses as the server: LINK, a made-up proof, then data
   const forged = new Uint8Array(MiB).fill(0x41);

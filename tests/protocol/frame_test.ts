@@ -4,12 +4,13 @@ import {
   FLAG_MAC,
   FRAME_HEADER_BYTES,
   FrameType,
+  looksLikeTls,
   MAX_CONTROL_PAYLOAD,
   MAX_DATA_PAYLOAD,
   writeHeader,
 } from "../../lib/protocol/frame.ts";
 import { ProtocolError } from "../../lib/errors.ts";
-import { assertEquals, assertThrows } from "../_helpers/assert.ts";
+import { assert, assertEquals, assertThrows } from "../_helpers/assert.ts";
 
 function header(type: number, length: number, offset = 0): Uint8Array {
   const bytes = new Uint8Array(FRAME_HEADER_BYTES);
@@ -37,6 +38,13 @@ Deno.test("frame: a truncated header is rejected", () => {
 Deno.test("frame: garbage (an HTTP request) is rejected as not kad", () => {
   const garbage = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   assertThrows(() => decodeHeader(garbage), /does not speak the kad protocol/);
+});
+
+Deno.test("frame: a TLS record (a --tls peer's handshake or alert) is named as such", () => {
+  const clientHello = new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0, 0, 0xc4, 3, 3, 0, 0, 0, 0, 0]);
+  assertThrows(() => decodeHeader(clientHello), /Peer speaks TLS: run both sides with --tls, or neither/);
+  assert(looksLikeTls(new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])));
+  assert(!looksLikeTls(header(FrameType.PING, 0)));
 });
 
 Deno.test("frame: unknown types and unknown flags are rejected; the MAC flag is read", () => {

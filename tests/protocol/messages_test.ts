@@ -6,6 +6,8 @@ import { assertEquals, assertThrows } from "../_helpers/assert.ts";
 
 const NONCE = "0123456789abcdef".repeat(4);
 const SEALED = "ab".repeat(SEALED_KEY_HEX / 2);
+const PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n";
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
 const SAMPLES: [FrameTypeValue, unknown][] = [
@@ -60,6 +62,8 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
   [FrameType.ADOPTED, { child: "n4", offset: 1024, resent: 4096 }],
   [FrameType.ADOPT_FAILED, { code: "GAP", message: "not retained", child: "n4", offset: 10 }],
   [FrameType.NEW_UPSTREAM, { upstream: "n2", key: SEALED }],
+  [FrameType.TLS_LINK_CERT, { cert: PEM_CERT, key: PEM_KEY }],
+  [FrameType.DATA_PORT, { port: 4000 }],
 ];
 
 for (const [i, [type, body]] of SAMPLES.entries()) {
@@ -113,4 +117,17 @@ Deno.test("messages: nonces, proofs and sealed keys must have their exact shape"
   const hello = SAMPLES[0][1] as Record<string, unknown>;
   const { nonce: _, ...tokenless } = hello;
   assertEquals(decodeMessage(FrameType.HELLO, json(tokenless)).body, { ...tokenless, nonce: "" });
+});
+
+Deno.test("messages: --tls announcements: HELLO may defer its data port (0) to DATA_PORT, which needs a real one; certificates are PEM", () => {
+  const hello = SAMPLES[0][1] as Record<string, unknown>;
+  assertEquals(decodeMessage(FrameType.HELLO, json({ ...hello, dataPort: 0 })).body, {
+    ...hello,
+    dataPort: 0,
+  });
+  assertThrows(() => decodeMessage(FrameType.HELLO, json({ ...hello, dataPort: 70000 })), /"dataPort"/);
+  assertThrows(() => decodeMessage(FrameType.DATA_PORT, json({ port: 0 })), /"port"/);
+  assertThrows(() => decodeMessage(FrameType.TLS_LINK_CERT, json({ cert: "MIIB", key: PEM_KEY })), /"cert"/);
+  const huge = PEM_KEY + "A".repeat(32 * 1024);
+  assertThrows(() => decodeMessage(FrameType.TLS_LINK_CERT, json({ cert: PEM_CERT, key: huge })), /"key"/);
 });
