@@ -190,8 +190,74 @@ export const BENCH: CommandSpec = {
   ],
 };
 
+/** `kad netboot`. */
+export const NETBOOT: CommandSpec = {
+  name: "netboot",
+  usage: "kad netboot initrd [--out DIR] | kad netboot init DIR --interface IF --server HOST[:PORT] " +
+    "(--dhcp-range FIRST,LAST | --proxy-dhcp SUBNET)",
+  summary:
+    "build the deploy kernel and initramfs, and the netboot tree (dnsmasq, iPXE, PXELINUX) nodes boot from",
+  flags: [
+    { name: "out", value: "DIR", default: "kad-boot", help: "initrd: where vmlinuz and initrd.img go" },
+    {
+      name: "kernel-package",
+      value: "PKG",
+      help: "initrd: the Debian kernel package (default: what linux-image-amd64 names)",
+    },
+    {
+      name: "cache",
+      value: "DIR",
+      default: "/var/cache/kad-netboot",
+      help: "initrd: where downloaded packages are kept",
+    },
+    { name: "module", value: "NAME", multiple: true, help: "initrd: another kernel module to include" },
+    {
+      name: "kad-js",
+      value: "FILE",
+      help: "initrd: the bundled kad.js to run with deno (default: this kad's bundle)",
+    },
+    {
+      name: "boot",
+      value: "DIR",
+      default: "kad-boot",
+      help: "init: where `kad netboot initrd` wrote its files",
+    },
+    { name: "interface", value: "IF", help: "init: the interface dnsmasq serves (and only that one)" },
+    { name: "dhcp-range", value: "FIRST,LAST", help: "init: addresses to lease to nodes" },
+    {
+      name: "proxy-dhcp",
+      value: "SUBNET",
+      help: "init: the network already has a DHCP server: only add the boot information",
+    },
+    { name: "server", value: "HOST[:PORT]", help: "init: the `kad serve` nodes join" },
+    { name: "layout", value: "FILE", help: "init: sfdisk layout (`sfdisk --dump` of the source's disk)" },
+    { name: "nodes", value: "FILE", help: "init: per-node lines `MAC HOSTNAME [ADDRESS/PREFIX [GATEWAY]]`" },
+    { name: "hooks", value: "DIR", help: "init: post-install scripts run in a chroot of the new system" },
+    { name: "disk", value: "DEV", help: "init: the disk nodes install on (default: their first disk)" },
+    { name: "root", value: "N", default: "1", help: "init: the root partition's number in the layout" },
+    { name: "fs", value: "TYPE", default: "ext4", help: "init: root file system: ext4, ext3 or ext2" },
+    {
+      name: "sink",
+      value: "dir|dd",
+      default: "dir",
+      help: "init: tar into the root file system, or dd an image",
+    },
+    { name: "bootloader", value: "none|extlinux|grub", default: "none", help: "init: install a boot loader" },
+    { name: "done", value: "reboot|poweroff|shell", default: "reboot", help: "init: once installed" },
+    {
+      name: "reboot-window",
+      value: "S",
+      default: "0",
+      help: "init: spread the nodes' reboots over S seconds by chain position",
+    },
+    { name: "console", value: "ARGS", help: "init: kernel console arguments (default: tty0 and ttyS0)" },
+    ...SECURITY.filter((flag) => flag.name !== "token"),
+    ...COMMON.filter((flag) => ["verbose", "help"].includes(flag.name)),
+  ],
+};
+
 /** Every command. */
-export const COMMANDS: CommandSpec[] = [SERVE, JOIN, DEMO, BENCH];
+export const COMMANDS: CommandSpec[] = [SERVE, JOIN, DEMO, BENCH, NETBOOT];
 
 /** Parses `args` for `spec`; unknown flags and stray values are {@link UsageError}s. */
 export function parseFlags(spec: CommandSpec, args: string[]): { flags: ParsedFlags; positionals: string[] } {

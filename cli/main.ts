@@ -11,6 +11,7 @@ import { benchCommand } from "./bench_command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { commandHelp, COMMANDS, mainHelp, parseFlags, UsageError } from "./flags.ts";
 import { joinCommand } from "./join_command.ts";
+import { netbootCommand } from "./netboot_command.ts";
 import { setupLogging } from "./logging.ts";
 import { serveCommand } from "./serve_command.ts";
 import { stderrOut, stdoutOut } from "./terminal.ts";
@@ -46,6 +47,8 @@ export async function main(args: string[]): Promise<number> {
         return await joinCommand(flags, positionals);
       case "bench":
         return await benchCommand(flags, positionals);
+      case "netboot":
+        return await netbootCommand(flags, positionals);
       default:
         return await demoCommand(flags, positionals);
     }

@@ -1,0 +1,159 @@
+/**
+ * `kad netboot initrd` builds the deploy kernel and initramfs; `kad netboot init DIR` writes the
+ * netboot tree (dnsmasq, iPXE, PXELINUX, the files the nodes fetch) that boots them.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { ConfigError } from "../lib/errors.ts";
+import { buildInitrd, type KadPayload } from "../netboot/initrd_builder.ts";
+import { type DhcpMode, writeNetbootTree } from "../netboot/netboot_tree.ts";
+import { int, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
+import { tokenChoice } from "./join_token_option.ts";
+import { KAD_PERMISSIONS, selfCommand } from "./self_exec.ts";
+import { stderrOut, stdoutOut } from "./terminal.ts";
+
+/** Runs `kad netboot SUBCOMMAND`. */
+export async function netbootCommand(flags: ParsedFlags, positionals: string[]): Promise<number> {
+  const [sub, ...rest] = positionals;
+  switch (sub) {
+    case "initrd":
+      if (rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}"`, "netboot");
+      return await initrdCommand(flags);
+    case "init":
+      if (rest.length !== 1) throw new UsageError("kad netboot init needs one directory", "netboot");
+      return await initCommand(flags, rest[0]);
+    default:
+      throw new UsageError(
+        sub === undefined ? "Missing subcommand: initrd or init" : `Unknown subcommand "${sub}"`,
+        "netboot",
+      );
+  }
+}
+
+async function initrdCommand(flags: ParsedFlags): Promise<number> {
+  const err = stderrOut();
+  const result = await buildInitrd({
+    outDir: str(flags, "out") ?? "kad-boot",
+    cacheDir: str(flags, "cache") ?? "/var/cache/kad-netboot",
+    kernelPackage: str(flags, "kernel-package"),
+    kad: kadPayload(str(flags, "kad-js")),
+    extraModules: (flags.module as string[] | undefined) ?? [],
+    onProgress: (line) => err.write(`kad: ${line}\n`),
+  });
+  if (result.modules.missing.length > 0) {
+    err.write(`kad: this kernel has no module ${result.modules.missing.join(", ")} (left out)\n`);
+  }
+  stdoutOut().write(
+    `${result.kernel} (Linux ${result.kernelVersion})\n${result.initrd}: ${
+      (result.bytes / 1e6).toFixed(1)
+    } MB, ${result.compression}, ${result.modules.included} modules\n`,
+  );
+  return 0;
+}
+
+/**
+ * kad for the initramfs: a compiled kad copies itself; from source or the bundle, deno plus the
+ * bundle (`dist/kad.js`, which `deno task bundle` makes).
+ */
+function kadPayload(kadJs: string | undefined): KadPayload {
+  const self = selfCommand();
+  if (self.length === 1 && kadJs === undefined) return { kind: "binary", path: self[0] };
+  const entry = self[self.length - 1];
+  const script = kadJs ?? (entry.endsWith(".js") ? entry : join(dirname(dirname(entry)), "dist", "kad.js"));
+  if (!script.endsWith(".js")) {
+    throw new ConfigError(`--kad-js must name a bundled kad.js (deno task bundle), not "${script}"`);
+  }
+  return { kind: "deno", deno: Deno.execPath(), script, permissions: KAD_PERMISSIONS };
+}
+
+async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {
+  const iface = str(flags, "interface");
+  if (iface === undefined) {
+    throw new UsageError("Missing --interface IF (dnsmasq serves only that one)", "netboot");
+  }
+  const server = str(flags, "server");
+  if (server === undefined) {
+    throw new UsageError("Missing --server HOST[:PORT] (the kad serve to join)", "netboot");
+  }
+  const dhcp = dhcpMode(str(flags, "dhcp-range"), str(flags, "proxy-dhcp"));
+  const { token } = await tokenChoice(flags, "netboot", "node");
+  const boot = str(flags, "boot") ?? "kad-boot";
+  const choice = (name: string, allowed: string[], fallback: string) => {
+    const value = str(flags, name) ?? fallback;
+    if (!allowed.includes(value)) throw new UsageError(`--${name} must be ${allowed.join(", ")}`, "netboot");
+    return value;
+  };
+  const tftpFiles: Record<string, string> = {};
+  const layout = str(flags, "layout");
+  if (layout !== undefined) tftpFiles["layout.sfdisk"] = layout;
+  const nodes = str(flags, "nodes");
+  if (nodes !== undefined) tftpFiles["nodes.conf"] = nodes;
+  const hooks = str(flags, "hooks");
+  const hooksTar = hooks === undefined ? null : await tarHooks(hooks);
+  if (hooksTar !== null) tftpFiles["hooks.tar"] = hooksTar;
+  try {
+    const tree = await writeNetbootTree({
+      dir,
+      interface: iface,
+      dhcp,
+      kernel: join(boot, "vmlinuz"),
+      initrd: join(boot, "initrd.img"),
+      tftpFiles,
+      console: str(flags, "console"),
+      params: {
+        server,
+        ...(token === null ? { insecure: "1" } : { token }),
+        layout: layout === undefined ? "" : "layout.sfdisk",
+        nodes: nodes === undefined ? "" : "nodes.conf",
+        hooks: hooksTar === null ? "" : "hooks.tar",
+        disk: str(flags, "disk") ?? "",
+        root: String(int(flags, "root", "netboot", 1, 128) ?? 1),
+        fs: choice("fs", ["ext4", "ext3", "ext2"], "ext4"),
+        sink: choice("sink", ["dir", "dd"], "dir"),
+        bootloader: choice("bootloader", ["none", "extlinux", "grub"], "none"),
+        done: choice("done", ["reboot", "poweroff", "shell"], "reboot"),
+        reboot_window: String(seconds(flags, "reboot-window", "netboot") ?? 0),
+      },
+    });
+    const out = stdoutOut();
+    out.write(
+      `wrote ${dir}: start the boot services with\n  dnsmasq --no-daemon --conf-file=${tree.dnsmasqConf}\n`,
+    );
+    out.write(`nodes boot with: ${tree.cmdline.replace(/kad\.token=\S+/, "kad.token=…")}\n`);
+    if (tree.pxeLoaders.length === 0) {
+      stderrOut().write(
+        "kad: no PXE loader found (apt-get install ipxe pxelinux syslinux-common): only iPXE ROMs can boot\n",
+      );
+    }
+  } finally {
+    if (hooksTar !== null) await Deno.remove(dirname(hooksTar), { recursive: true });
+  }
+  return 0;
+}
+
+function dhcpMode(range: string | undefined, proxy: string | undefined): DhcpMode {
+  if ((range === undefined) === (proxy === undefined)) {
+    throw new UsageError("Give one of --dhcp-range FIRST,LAST or --proxy-dhcp SUBNET", "netboot");
+  }
+  if (proxy !== undefined) return { kind: "proxy", subnet: proxy };
+  const [start, end, ...more] = range!.split(",");
+  if (end === undefined || more.length > 0) throw new UsageError("--dhcp-range takes FIRST,LAST", "netboot");
+  return { kind: "range", start, end };
+}
+
+/** The hook scripts of `dir` in a tar, in a temporary directory. */
+async function tarHooks(dir: string): Promise<string> {
+  const tmp = await Deno.makeTempDir({ prefix: "kad-hooks-" });
+  const tar = join(tmp, "hooks.tar");
+  const { success, stderr } = await new Deno.Command("tar", {
+    args: ["-c", "-f", tar, "-C", dir, "."],
+    stderr: "piped",
+  }).output();
+  if (!success) {
+    await Deno.remove(tmp, { recursive: true });
+    throw new ConfigError(`Cannot pack the hooks in "${dir}": ${new TextDecoder().decode(stderr).trim()}`);
+  }
+  return tar;
+}

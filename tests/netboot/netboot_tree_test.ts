@@ -1,0 +1,87 @@
+import { join } from "node:path";
+import { ConfigError } from "../../lib/errors.ts";
+import { INIT_PARAMETERS, INIT_SCRIPT, UDHCPC_SCRIPT } from "../../netboot/init_script.ts";
+import { kernelCommandLine, writeNetbootTree } from "../../netboot/netboot_tree.ts";
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "../_helpers/assert.ts";
+import { hasCommand } from "../_helpers/host_tools.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
+
+async function tree(dir: string, dhcp: Parameters<typeof writeNetbootTree>[0]["dhcp"]) {
+  for (const name of ["vmlinuz", "initrd.img", "layout"]) await Deno.writeTextFile(join(dir, name), name);
+  return await writeNetbootTree({
+    dir: join(dir, "tree"),
+    interface: "kadbr-test",
+    dhcp,
+    kernel: join(dir, "vmlinuz"),
+    initrd: join(dir, "initrd.img"),
+    tftpFiles: { "layout.sfdisk": join(dir, "layout") },
+    params: { server: "10.0.0.1:9997", token: "t0123456789abcdef", layout: "layout.sfdisk", disk: "" },
+  });
+}
+
+Deno.test("netboot tree: iPXE script, PXELINUX config and TFTP files carry the kad.* command line", async () => {
+  await using dir = await tempDir();
+  const written = await tree(dir.path, { kind: "range", start: "10.0.0.100", end: "10.0.0.200" });
+  const tftp = join(dir.path, "tree", "tftp");
+  assertEquals(
+    written.cmdline,
+    "console=tty0 console=ttyS0,115200 panic=-1 kad.server=10.0.0.1:9997 kad.token=t0123456789abcdef kad.layout=layout.sfdisk",
+  );
+  assertMatch(
+    await Deno.readTextFile(join(tftp, "boot.ipxe")),
+    /^#!ipxe\n[^]*kernel vmlinuz initrd=initrd\.img console=/,
+  );
+  assertMatch(
+    await Deno.readTextFile(join(tftp, "pxelinux.cfg", "default")),
+    /APPEND console=tty0 .* kad\.layout=layout\.sfdisk/,
+  );
+  assertEquals(await Deno.readTextFile(join(tftp, "layout.sfdisk")), "layout");
+  const conf = await Deno.readTextFile(written.dnsmasqConf);
+  assertMatch(conf, /^interface=kadbr-test$/m);
+  assertMatch(conf, /^bind-interfaces$/m);
+  assertMatch(conf, /^dhcp-range=10\.0\.0\.100,10\.0\.0\.200,1h$/m);
+  assertMatch(conf, /^dhcp-boot=tag:ipxe,boot\.ipxe$/m);
+  assertMatch(conf, new RegExp(`^tftp-root=${await Deno.realPath(tftp)}$`, "m"));
+});
+
+Deno.test({
+  name: "netboot tree: dnsmasq accepts the generated configuration, with a range and as proxy-DHCP",
+  ignore: !hasCommand("dnsmasq"),
+  fn: async () => {
+    for (
+      const dhcp of [{ kind: "range" as const, start: "10.0.0.100", end: "10.0.0.200" }, {
+        kind: "proxy" as const,
+        subnet: "10.0.0.0",
+      }]
+    ) {
+      await using dir = await tempDir();
+      const written = await tree(dir.path, dhcp);
+      const { success, stderr } = await new Deno.Command("dnsmasq", {
+        args: ["--test", `--conf-file=${written.dnsmasqConf}`],
+        stderr: "piped",
+      }).output();
+      assert(success, new TextDecoder().decode(stderr));
+      if (dhcp.kind === "proxy") {
+        assertMatch(await Deno.readTextFile(written.dnsmasqConf), /^dhcp-range=10\.0\.0\.0,proxy$/m);
+      }
+    }
+  },
+});
+
+Deno.test("netboot tree: bad addresses, interface names and parameters with spaces are refused", async () => {
+  await using dir = await tempDir();
+  await assertRejects(() => tree(dir.path, { kind: "range", start: "10.0.0", end: "10.0.0.9" }), ConfigError);
+  assertThrows(() => kernelCommandLine({ hostname: "a b" }, "console=ttyS0"), /cannot contain spaces/);
+});
+
+Deno.test("netboot init: the init and udhcpc scripts parse as POSIX shell and read every documented parameter", async () => {
+  for (const script of [INIT_SCRIPT, UDHCPC_SCRIPT]) {
+    const child = new Deno.Command("sh", { args: ["-n"], stdin: "piped", stderr: "piped" }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(script));
+    await writer.close();
+    const { success, stderr } = await child.output();
+    assert(success, new TextDecoder().decode(stderr));
+  }
+  for (const name of Object.keys(INIT_PARAMETERS)) assert(INIT_SCRIPT.includes(`param ${name} `), name);
+});
