@@ -50,19 +50,20 @@ export async function startClientTls(
   peer: string,
   timeoutMs: number,
 ): Promise<Deno.TlsConn> {
-  const tls = await Deno.startTls(conn, {
-    caCerts: [trust.ca],
-    ...(trust.hostname === undefined
-      ? { unsafelyDisableHostnameVerification: true }
-      : { hostname: trust.hostname }),
-  });
-  const timer = setTimeout(() => tls.close(), timeoutMs);
+  let tls: Deno.TlsConn | null = null;
+  const timer = setTimeout(() => (tls ?? conn).close(), timeoutMs);
   try {
+    tls = await Deno.startTls(conn, {
+      caCerts: [trust.ca],
+      ...(trust.hostname === undefined
+        ? { unsafelyDisableHostnameVerification: true }
+        : { hostname: trust.hostname }),
+    });
     await tls.handshake();
     return tls;
   } catch (error) {
     try {
-      tls.close();
+      (tls ?? conn).close();
     } catch {
       // closed by the timer
     }
