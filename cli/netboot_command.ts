@@ -85,50 +85,37 @@ async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {
     if (!allowed.includes(value)) throw new UsageError(`--${name} must be ${allowed.join(", ")}`, "netboot");
     return value;
   };
-  const tftpFiles: Record<string, string> = {};
-  const layout = str(flags, "layout");
-  if (layout !== undefined) tftpFiles["layout.sfdisk"] = layout;
-  const nodes = str(flags, "nodes");
-  if (nodes !== undefined) tftpFiles["nodes.conf"] = nodes;
-  const hooks = str(flags, "hooks");
-  const hooksTar = hooks === undefined ? null : await tarHooks(hooks);
-  if (hooksTar !== null) tftpFiles["hooks.tar"] = hooksTar;
-  try {
-    const tree = await writeNetbootTree({
-      dir,
-      interface: iface,
-      dhcp,
-      kernel: join(boot, "vmlinuz"),
-      initrd: join(boot, "initrd.img"),
-      tftpFiles,
-      console: str(flags, "console"),
-      params: {
-        server,
-        ...(token === null ? { insecure: "1" } : { token }),
-        layout: layout === undefined ? "" : "layout.sfdisk",
-        nodes: nodes === undefined ? "" : "nodes.conf",
-        hooks: hooksTar === null ? "" : "hooks.tar",
-        disk: str(flags, "disk") ?? "",
-        root: String(int(flags, "root", "netboot", 1, 128) ?? 1),
-        fs: choice("fs", ["ext4", "ext3", "ext2"], "ext4"),
-        sink: choice("sink", ["dir", "dd"], "dir"),
-        bootloader: choice("bootloader", ["none", "extlinux", "grub"], "none"),
-        done: choice("done", ["reboot", "poweroff", "shell"], "reboot"),
-        reboot_window: String(seconds(flags, "reboot-window", "netboot") ?? 0),
-      },
-    });
-    const out = stdoutOut();
-    out.write(
-      `wrote ${dir}: start the boot services with\n  dnsmasq --no-daemon --conf-file=${tree.dnsmasqConf}\n`,
+  const tree = await writeNetbootTree({
+    dir,
+    interface: iface,
+    dhcp,
+    kernel: join(boot, "vmlinuz"),
+    initrd: join(boot, "initrd.img"),
+    layout: str(flags, "layout"),
+    nodes: str(flags, "nodes"),
+    hooksDir: str(flags, "hooks"),
+    console: str(flags, "console"),
+    params: {
+      server,
+      ...(token === null ? { insecure: "1" } : { token }),
+      disk: str(flags, "disk") ?? "",
+      root: String(int(flags, "root", "netboot", 1, 128) ?? 1),
+      fs: choice("fs", ["ext4", "ext3", "ext2"], "ext4"),
+      sink: choice("sink", ["dir", "dd"], "dir"),
+      bootloader: choice("bootloader", ["none", "extlinux", "grub"], "none"),
+      done: choice("done", ["reboot", "poweroff", "shell"], "reboot"),
+      reboot_window: String(seconds(flags, "reboot-window", "netboot") ?? 0),
+    },
+  });
+  const out = stdoutOut();
+  out.write(
+    `wrote ${dir}: start the boot services with\n  dnsmasq --no-daemon --conf-file=${tree.dnsmasqConf}\n`,
+  );
+  out.write(`nodes boot with: ${tree.cmdline.replace(/kad\.token=\S+/, "kad.token=…")}\n`);
+  if (tree.pxeLoaders.length === 0) {
+    stderrOut().write(
+      "kad: no PXE loader found (apt-get install ipxe pxelinux syslinux-common): only iPXE ROMs can boot\n",
     );
-    out.write(`nodes boot with: ${tree.cmdline.replace(/kad\.token=\S+/, "kad.token=…")}\n`);
-    if (tree.pxeLoaders.length === 0) {
-      stderrOut().write(
-        "kad: no PXE loader found (apt-get install ipxe pxelinux syslinux-common): only iPXE ROMs can boot\n",
-      );
-    }
-  } finally {
-    if (hooksTar !== null) await Deno.remove(dirname(hooksTar), { recursive: true });
   }
   return 0;
 }
@@ -141,19 +128,4 @@ function dhcpMode(range: string | undefined, proxy: string | undefined): DhcpMod
   const [start, end, ...more] = range!.split(",");
   if (end === undefined || more.length > 0) throw new UsageError("--dhcp-range takes FIRST,LAST", "netboot");
   return { kind: "range", start, end };
-}
-
-/** The hook scripts of `dir` in a tar, in a temporary directory. */
-async function tarHooks(dir: string): Promise<string> {
-  const tmp = await Deno.makeTempDir({ prefix: "kad-hooks-" });
-  const tar = join(tmp, "hooks.tar");
-  const { success, stderr } = await new Deno.Command("tar", {
-    args: ["-c", "-f", tar, "-C", dir, "."],
-    stderr: "piped",
-  }).output();
-  if (!success) {
-    await Deno.remove(tmp, { recursive: true });
-    throw new ConfigError(`Cannot pack the hooks in "${dir}": ${new TextDecoder().decode(stderr).trim()}`);
-  }
-  return tar;
 }

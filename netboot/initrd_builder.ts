@@ -11,6 +11,7 @@
 import { basename, dirname, join, relative } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
 import { type CpioEntry, writeCpio } from "./cpio.ts";
+import { runTool } from "./host_tool.ts";
 import { INIT_SCRIPT, UDHCPC_SCRIPT } from "./init_script.ts";
 import { DEFAULT_MODULES, selectModules } from "./kernel_modules.ts";
 
@@ -75,7 +76,7 @@ export async function buildInitrd(options: InitrdOptions): Promise<InitrdResult>
     const roots = new Map<string, string>();
     for (const [name, deb] of debs) {
       const root = join(staging, name);
-      await run("dpkg-deb", ["-x", deb, root], `unpack ${basename(deb)}`);
+      await runTool("dpkg-deb", ["-x", deb, root], `unpack ${basename(deb)}`);
       roots.set(name, root);
     }
     const files = new InitrdFiles();
@@ -243,7 +244,9 @@ function parents(path: string): string[] {
 async function sharedLibraries(binaries: string[], libDirs: string[]): Promise<string[]> {
   const found = new Set<string>();
   for (const binary of binaries) {
-    const out = await run("ldd", [binary], `ldd ${binary}`, { LD_LIBRARY_PATH: libDirs.join(":") }).catch(
+    const out = await runTool("ldd", [binary], `ldd ${binary}`, {
+      env: { LD_LIBRARY_PATH: libDirs.join(":") },
+    }).catch(
       () => "",
     );
     for (const line of out.split("\n")) {
@@ -255,7 +258,7 @@ async function sharedLibraries(binaries: string[], libDirs: string[]): Promise<s
 }
 
 async function defaultKernelPackage(): Promise<string> {
-  const out = await run("apt-cache", ["depends", "linux-image-amd64"], "find the kernel package");
+  const out = await runTool("apt-cache", ["depends", "linux-image-amd64"], "find the kernel package");
   const m = /Depends:\s+(linux-image-\S+)/.exec(out);
   if (!m) {
     throw new ConfigError("Cannot tell which kernel package linux-image-amd64 names: give --kernel-package");
@@ -281,7 +284,7 @@ async function download(
   const missing = packages.filter((p) => !debs.has(p));
   if (missing.length > 0) {
     say(`downloading ${missing.join(" ")}`);
-    await run("apt-get", ["download", ...missing], "apt-get download", {}, cacheDir);
+    await runTool("apt-get", ["download", ...missing], "apt-get download", { cwd: cacheDir });
     debs = await cached();
   }
   const still = packages.filter((p) => !debs.has(p));
@@ -290,7 +293,7 @@ async function download(
 }
 
 async function compress(entries: CpioEntry[], path: string): Promise<"zstd" | "gzip"> {
-  const zstd = await run("zstd", ["--version"], "zstd").then(() => true, () => false);
+  const zstd = await runTool("zstd", ["--version"], "zstd").then(() => true, () => false);
   if (zstd) {
     const child = new Deno.Command("zstd", {
       args: ["-q", "-f", "-T0", "-o", path],
@@ -330,26 +333,4 @@ async function readInput(path: string, what: string): Promise<Uint8Array<ArrayBu
 
 function text(value: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(value);
-}
-
-async function run(
-  command: string,
-  args: string[],
-  what: string,
-  env: Record<string, string> = {},
-  cwd?: string,
-): Promise<string> {
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command(command, { args, env, cwd, stdout: "piped", stderr: "piped" }).output();
-  } catch (error) {
-    throw new ConfigError(
-      `Cannot ${what}: ${command} is not available (${error instanceof Error ? error.message : error})`,
-    );
-  }
-  if (!output.success) {
-    const reason = new TextDecoder().decode(output.stderr).trim().split("\n").pop();
-    throw new ConfigError(`Cannot ${what}: ${reason}`);
-  }
-  return new TextDecoder().decode(output.stdout);
 }

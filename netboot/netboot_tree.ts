@@ -16,8 +16,9 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
+import { runTool } from "./host_tool.ts";
 
 /** How nodes get their addresses. */
 export type DhcpMode =
@@ -36,10 +37,17 @@ export interface NetbootTreeOptions {
   kernel: string;
   /** The initramfs. */
   initrd: string;
-  /** The `kad.*` parameters, without the prefix: server, token, layout, … (see init_script.ts). */
+  /**
+   * The `kad.*` parameters, without the prefix: server, token, disk, … (see init_script.ts); `layout`,
+   * `nodes` and `hooks` are set from the files below.
+   */
   params: Record<string, string>;
-  /** Files served by TFTP under their own names: the layout, nodes file, hooks tar. */
-  tftpFiles?: Record<string, string>;
+  /** The sfdisk layout, served as layout.sfdisk. */
+  layout?: string;
+  /** The per-node parameter file, served as nodes.conf. */
+  nodes?: string;
+  /** A directory of hook scripts, served packed as hooks.tar. */
+  hooksDir?: string;
   /** Kernel console arguments (default: `console=tty0 console=ttyS0,115200`). */
   console?: string;
 }
@@ -120,8 +128,22 @@ export async function writeNetbootTree(options: NetbootTreeOptions): Promise<Net
   await Deno.mkdir(join(tftp, "pxelinux.cfg"), { recursive: true });
   await copy(options.kernel, join(tftp, "vmlinuz"), "kernel");
   await copy(options.initrd, join(tftp, "initrd.img"), "initramfs");
-  for (const [name, source] of Object.entries(options.tftpFiles ?? {})) {
-    await copy(source, join(tftp, basename(name)), name);
+  const params = { ...options.params };
+  if (options.layout !== undefined) {
+    await copy(options.layout, join(tftp, "layout.sfdisk"), "layout");
+    params.layout = "layout.sfdisk";
+  }
+  if (options.nodes !== undefined) {
+    await copy(options.nodes, join(tftp, "nodes.conf"), "nodes file");
+    params.nodes = "nodes.conf";
+  }
+  if (options.hooksDir !== undefined) {
+    await runTool(
+      "tar",
+      ["-c", "-f", join(tftp, "hooks.tar"), "-C", options.hooksDir, "."],
+      "pack the hooks",
+    );
+    params.hooks = "hooks.tar";
   }
   const loaders: string[] = [];
   for (const [source, name] of PXE_LOADERS) {
@@ -132,7 +154,7 @@ export async function writeNetbootTree(options: NetbootTreeOptions): Promise<Net
       // that package is not installed: iPXE ROMs do without
     }
   }
-  const cmdline = kernelCommandLine(options.params, options.console ?? "console=tty0 console=ttyS0,115200");
+  const cmdline = kernelCommandLine(params, options.console ?? "console=tty0 console=ttyS0,115200");
   await Deno.writeTextFile(
     join(tftp, "boot.ipxe"),
     `#!ipxe\necho kad: booting the deploy kernel\nkernel vmlinuz initrd=initrd.img ${cmdline}\ninitrd initrd.img\nboot\n`,

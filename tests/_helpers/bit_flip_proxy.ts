@@ -11,31 +11,17 @@ import {
   MAC_TRAILER_BYTES,
 } from "../../lib/protocol/frame.ts";
 import { writeAll } from "../../lib/net/frame_conn.ts";
-import { readFull } from "./raw_peer.ts";
+import { OneConnectionProxy, readFull } from "./raw_peer.ts";
 
 /** A proxy listening on a free loopback port that forwards to `target`, flipping a bit at `flipAt`. */
-export class BitFlipProxy implements AsyncDisposable {
-  readonly listener: Deno.Listener;
-  readonly #done: Promise<void>;
+export class BitFlipProxy extends OneConnectionProxy {
   flipped = false;
 
-  constructor(readonly target: { host: string; port: number }, readonly flipAt: number) {
-    this.listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#done = this.#serve();
+  constructor(target: { host: string; port: number }, readonly flipAt: number) {
+    super(target);
   }
 
-  get port(): number {
-    return (this.listener.addr as Deno.NetAddr).port;
-  }
-
-  async #serve(): Promise<void> {
-    let inbound: Deno.Conn;
-    try {
-      inbound = await this.listener.accept();
-    } catch {
-      return;
-    }
-    const outbound = await Deno.connect({ hostname: this.target.host, port: this.target.port });
+  protected override async relay(inbound: Deno.Conn, outbound: Deno.Conn): Promise<void> {
     const back = inbound.writable && outbound.readable.pipeTo(inbound.writable).catch(() => {});
     await this.#forward(inbound, outbound).catch(() => {});
     await outbound.closeWrite().catch(() => {}); // closed already
@@ -60,14 +46,5 @@ export class BitFlipProxy implements AsyncDisposable {
       await writeAll(to, header);
       await writeAll(to, payload);
     }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.listener.close();
-    } catch {
-      // closed
-    }
-    await this.#done;
   }
 }

@@ -57,13 +57,20 @@ export function concatBytes(chunks: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** A proxy for one connection to `target` that keeps every byte it forwards, per direction. */
-export class RecordingProxy {
+/** A loopback port that was free a moment ago (for a node that must listen where a proxy points). */
+export function freeLoopbackPort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  return port;
+}
+
+/**
+ * A TCP proxy on a free loopback port for one connection to `target`: accepts it, connects to
+ * `target` and lets the subclass relay between the two; disposing stops listening and waits.
+ */
+export abstract class OneConnectionProxy implements AsyncDisposable {
   readonly listener: Deno.Listener;
-  /** Bytes from the connecting side to `target`, in order. */
-  readonly forward: Uint8Array[] = [];
-  /** Bytes from `target` back. */
-  readonly backward: Uint8Array[] = [];
   readonly #done: Promise<void>;
 
   constructor(readonly target: { host: string; port: number }) {
@@ -75,10 +82,8 @@ export class RecordingProxy {
     return (this.listener.addr as Deno.NetAddr).port;
   }
 
-  /** Bytes that went one way. */
-  static total(chunks: Uint8Array[]): number {
-    return chunks.reduce((sum, c) => sum + c.length, 0);
-  }
+  /** Moves bytes between the accepted connection and the one to `target` until both ends are done. */
+  protected abstract relay(inbound: Deno.Conn, outbound: Deno.Conn): Promise<void>;
 
   async #serve(): Promise<void> {
     let inbound: Deno.Conn;
@@ -88,9 +93,14 @@ export class RecordingProxy {
       return;
     }
     const outbound = await Deno.connect({ hostname: this.target.host, port: this.target.port });
-    await Promise.all([copy(inbound, outbound, this.forward), copy(outbound, inbound, this.backward)]);
-    inbound.close();
-    outbound.close();
+    await this.relay(inbound, outbound);
+    for (const conn of [inbound, outbound]) {
+      try {
+        conn.close();
+      } catch {
+        // closed by the relay
+      }
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -100,6 +110,23 @@ export class RecordingProxy {
       // closed
     }
     await this.#done;
+  }
+}
+
+/** A proxy for one connection to `target` that keeps every byte it forwards, per direction. */
+export class RecordingProxy extends OneConnectionProxy {
+  /** Bytes from the connecting side to `target`, in order. */
+  readonly forward: Uint8Array[] = [];
+  /** Bytes from `target` back. */
+  readonly backward: Uint8Array[] = [];
+
+  /** Bytes that went one way. */
+  static total(chunks: Uint8Array[]): number {
+    return chunks.reduce((sum, c) => sum + c.length, 0);
+  }
+
+  protected override async relay(inbound: Deno.Conn, outbound: Deno.Conn): Promise<void> {
+    await Promise.all([copy(inbound, outbound, this.forward), copy(outbound, inbound, this.backward)]);
   }
 }
 

@@ -8,7 +8,7 @@ import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { KadProcess, KadServer, kadVariants, startJoin } from "../_helpers/kad_cli.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 import { BitFlipProxy } from "../_helpers/bit_flip_proxy.ts";
-import { readFrame } from "../_helpers/raw_peer.ts";
+import { freeLoopbackPort, readFrame } from "../_helpers/raw_peer.ts";
 
 const variant = kadVariants()[0];
 const NO_STACK = /^\s+at /m;
@@ -300,9 +300,7 @@ async function flipOnLink(security: string[]) {
   const port = await server.port;
   const head = startJoin(variant, port, "a", ["--null"], security);
   // b listens on a fixed free port and advertises the proxy in front of it
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const bPort = (probe.addr as Deno.NetAddr).port;
-  probe.close();
+  const bPort = freeLoopbackPort();
   await using proxy = new BitFlipProxy({ host: "127.0.0.1", port: bPort }, 3_000_000);
   const middle = startJoin(variant, port, "b", ["--null"], [
     "--advertise",

@@ -6,7 +6,13 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { KadProcess, KadServer, kadVariants, startJoin } from "../_helpers/kad_cli.ts";
-import { concatBytes, containsBytes, markedPayload, RecordingProxy } from "../_helpers/raw_peer.ts";
+import {
+  concatBytes,
+  containsBytes,
+  freeLoopbackPort,
+  markedPayload,
+  RecordingProxy,
+} from "../_helpers/raw_peer.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 import { makeTestPki, opensslAvailable, type TestPki } from "../_helpers/test_pki.ts";
 
@@ -43,9 +49,7 @@ async function deployThroughRecorder(
     ...serverArgs,
   ]);
   const port = await server.port;
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const aPort = (probe.addr as Deno.NetAddr).port;
-  probe.close();
+  const aPort = freeLoopbackPort();
   await using proxy = new RecordingProxy({ host: "127.0.0.1", port: aPort });
   const outputs = ["a.bin", "b.bin"].map((name) => join(dir, name));
   const a = startJoin(variant, port, "a", ["--out", outputs[0]], [

@@ -14,8 +14,8 @@ async function tree(dir: string, dhcp: Parameters<typeof writeNetbootTree>[0]["d
     dhcp,
     kernel: join(dir, "vmlinuz"),
     initrd: join(dir, "initrd.img"),
-    tftpFiles: { "layout.sfdisk": join(dir, "layout") },
-    params: { server: "10.0.0.1:9997", token: "t0123456789abcdef", layout: "layout.sfdisk", disk: "" },
+    layout: join(dir, "layout"),
+    params: { server: "10.0.0.1:9997", token: "t0123456789abcdef", disk: "" },
   });
 }
 
