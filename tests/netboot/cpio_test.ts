@@ -5,6 +5,7 @@ import { hasCommand } from "../_helpers/host_tools.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 const hasCpio = hasCommand("cpio");
+if (!hasCpio) console.warn("cpio: the GNU cpio spec is skipped: cpio is not installed");
 
 async function archive(entries: Parameters<typeof writeCpio>[0]): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
