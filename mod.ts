@@ -49,6 +49,23 @@ export {
 export type { StartTrigger } from "./lib/server/start_trigger.ts";
 export { join, type JoinEvent, type JoinOptions, type JoinResult } from "./lib/node/join.ts";
 export {
+  parsePhaseLine,
+  type PostInstallHooks,
+  type PostInstallSpec,
+  runPostInstall,
+} from "./lib/node/post_install.ts";
+export {
+  JOINED_PHASE,
+  MAX_PHASE_DETAIL,
+  MAX_PHASES_PER_NODE,
+  parsePhaseNote,
+  PHASE_NAME,
+  type PhaseNote,
+  type PhaseRecord,
+  POST_INSTALL_PHASE,
+  RECEIVED_PHASE,
+} from "./lib/report/phase.ts";
+export {
   MAX_FANOUT,
   type Plan,
   planDepth,
@@ -132,6 +149,7 @@ export type {
   Message,
   NewUpstreamMessage,
   PeerAddress,
+  PhaseMessage,
   PlanMessage,
   ProgressMessage,
   ProofMessage,
@@ -140,7 +158,7 @@ export type {
   UpstreamLostMessage,
   WireError,
 } from "./lib/protocol/messages.ts";
-export { decodeMessage, frameName } from "./lib/protocol/messages.ts";
+export { decodeMessage, frameName, POST_INSTALL_FEATURE } from "./lib/protocol/messages.ts";
 export { checkToken, generateToken, MIN_TOKEN_LENGTH } from "./lib/security/join_token.ts";
 export { FrameAuth } from "./lib/security/frame_mac.ts";
 export { checkServerTls, readPem, type ServerTls, type TlsIdentity, type TlsTrust } from "./lib/net/tls.ts";

@@ -143,6 +143,24 @@ export const JOIN: CommandSpec = {
       name: "abort-on-sink-error",
       help: "leave the stream when the local sink fails (default: relay on to the nodes behind)",
     },
+    {
+      name: "phase",
+      value: "NAME[:DETAIL]",
+      multiple: true,
+      help: "a phase this node went through before joining (booted, partitioned…), for the server's report",
+    },
+    {
+      name: "post-install",
+      value: "CMD",
+      help: "shell command run once the copy is verified (KAD_* variables); its `kad-phase: NAME` lines " +
+        "go to the server's report, and the node fails if it does",
+    },
+    {
+      name: "post-install-timeout",
+      value: "S",
+      default: "1800",
+      help: "seconds the post-install command may run",
+    },
     ...SECURITY,
     ...NODE_TLS,
     ...COMMON,

@@ -6,6 +6,9 @@
 
 import { join, type JoinEvent, type JoinResult } from "../lib/node/join.ts";
 import type { SinkSpec } from "../lib/sink/sink.ts";
+import { describeError } from "../lib/errors.ts";
+import type { PostInstallSpec } from "../lib/node/post_install.ts";
+import { parsePhaseNote, type PhaseNote } from "../lib/report/phase.ts";
 import { hostPort, type ParsedFlags, ringBytes, seconds, str, UsageError } from "./flags.ts";
 import { formatProgress, ProgressLine } from "./progress.ts";
 import { INSECURE_WARNING, tokenChoice } from "./join_token_option.ts";
@@ -15,6 +18,8 @@ import { stderrOut, stdoutOut } from "./terminal.ts";
 
 /** The default control port. */
 export const DEFAULT_PORT = 9997;
+/** Default limit of `--post-install`, in seconds. */
+const DEFAULT_POST_INSTALL_TIMEOUT_S = 1800;
 
 /** Runs `kad join`; returns the exit code. */
 export async function joinCommand(flags: ParsedFlags, positionals: string[]): Promise<number> {
@@ -46,6 +51,8 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
       connectTimeoutMs: (seconds(flags, "connect-timeout", "join") ?? 10) * 1000,
       ringBytes: ringBytes(flags, "join"),
       abortOnSinkError: flags["abort-on-sink-error"] === true,
+      phases: phaseNotes(flags),
+      postInstall: postInstall(flags),
       signal: interrupt.signal,
       onEvent: (event) => {
         if (json) out.write(JSON.stringify({ event: event.type, ...eventBody(event) }) + "\n");
@@ -70,6 +77,30 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
   } finally {
     interrupt.dispose();
   }
+}
+
+/** `--phase NAME[:DETAIL]`, repeated: phases before the join. */
+function phaseNotes(flags: ParsedFlags): PhaseNote[] {
+  const given = flags.phase;
+  return (Array.isArray(given) ? given : []).map((text) => {
+    try {
+      return parsePhaseNote(text);
+    } catch (error) {
+      throw new UsageError(describeError(error), "join");
+    }
+  });
+}
+
+/** `--post-install CMD [--post-install-timeout S]`. */
+function postInstall(flags: ParsedFlags): PostInstallSpec | null {
+  const command = str(flags, "post-install");
+  const timeout = seconds(flags, "post-install-timeout", "join");
+  if (command === undefined) {
+    if (timeout !== undefined) throw new UsageError("--post-install-timeout needs --post-install", "join");
+    return null;
+  }
+  if (command.trim() === "") throw new UsageError("--post-install needs a command", "join");
+  return { command, timeoutMs: (timeout ?? DEFAULT_POST_INSTALL_TIMEOUT_S) * 1000 };
 }
 
 /** `--advertise HOST[:PORT]`: what the upstream should connect to instead of what the server sees. */
@@ -122,6 +153,10 @@ function describe(event: JoinEvent, name: string): string {
       return `kad: lost upstream ${event.upstream} at ${event.bytes} bytes; waiting for the server's repair`;
     case "relinked":
       return `kad: ${event.upstream} feeds this node now, from byte ${event.bytes}`;
+    case "post-install":
+      return `kad: post-install: ${event.command}`;
+    case "post-install-output":
+      return event.line;
     case "done":
       return describeResult(event.result);
   }

@@ -4,13 +4,33 @@
  * @module
  */
 
-import { allOk, type DeploymentReport, nodeRate, slowestNode, summarize } from "../lib/report/report.ts";
+import {
+  allOk,
+  type DeploymentReport,
+  nodeRate,
+  type NodeResult,
+  slowestNode,
+  summarize,
+} from "../lib/report/report.ts";
+import { JOINED_PHASE, RECEIVED_PHASE } from "../lib/report/phase.ts";
 import { formatBytes } from "./progress.ts";
 import { paint } from "./terminal.ts";
 
 /** Renders the per-node table and a summary line. */
 export function renderReport(report: DeploymentReport, color: boolean): string {
-  const header = ["NODE", "ADDRESS", "POS", "STATUS", "CODE", "MB/s", "RSS MiB", "MESSAGE"];
+  // a PHASES column when nodes told of phases of their own (netboot installs, post-install steps)
+  const phased = report.nodes.some((n) => n.phases.some((p) => !SERVER_PHASES.includes(p.phase)));
+  const header = [
+    "NODE",
+    "ADDRESS",
+    "POS",
+    "STATUS",
+    "CODE",
+    "MB/s",
+    "RSS MiB",
+    ...(phased ? ["PHASES"] : []),
+    "MESSAGE",
+  ];
   const rows = report.nodes.map((n) => [
     n.name,
     n.address,
@@ -19,6 +39,7 @@ export function renderReport(report: DeploymentReport, color: boolean): string {
     n.error?.code ?? "-",
     nodeRate(n).toFixed(1),
     n.rssBytes === null ? "-" : (n.rssBytes / 2 ** 20).toFixed(0),
+    ...(phased ? [phaseList(n)] : []),
     n.error?.message ?? "",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -45,4 +66,12 @@ export function renderReport(report: DeploymentReport, color: boolean): string {
       `${report.algorithm} ${report.hash || "-"}`,
   );
   return lines.join("\n") + "\n";
+}
+
+const SERVER_PHASES = [JOINED_PHASE, RECEIVED_PHASE];
+
+/** A node's phases in order, "joined" left out, a failed one marked: "booted partitioned received configured!". */
+function phaseList(node: NodeResult): string {
+  const shown = node.phases.filter((p) => p.phase !== JOINED_PHASE);
+  return shown.map((p) => p.ok ? p.phase : `${p.phase}!`).join(" ") || "-";
 }

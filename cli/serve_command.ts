@@ -5,6 +5,7 @@
  */
 
 import { parseHashAlgorithm } from "../lib/integrity/stream_hash.ts";
+import { JOINED_PHASE, RECEIVED_PHASE } from "../lib/report/phase.ts";
 import { allOk, type DeploymentReport } from "../lib/report/report.ts";
 import { DEFAULT_STALL_TIMEOUT_MS, type ServeEvent, Server } from "../lib/server/serve.ts";
 import type { StartTrigger } from "../lib/server/start_trigger.ts";
@@ -145,6 +146,11 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
         nodesDone: event.progress.nodesDone,
         nodeCount: event.progress.nodeCount,
       });
+    case "phase": {
+      const { phase, ok, detail } = event.phase;
+      if (ok && (phase === JOINED_PHASE || phase === RECEIVED_PHASE)) return ""; // said by other lines
+      return `kad: ${event.name}: ${phase}${ok ? "" : " FAILED"}${detail ? ` (${detail})` : ""}`;
+    }
     case "node-lost":
       return `kad: ${event.name} lost (${event.error.code}: ${event.error.message}); repairing around it`;
     case "repaired": {
@@ -212,6 +218,8 @@ function jsonEvent(event: ServeEvent, auth: TokenChoice): Record<string, unknown
       return { event: "node-done", ...event.node };
     case "node-lost":
       return { event: "node-lost", name: event.name, error: event.error };
+    case "phase":
+      return { event: "phase", name: event.name, ...event.phase };
     case "repaired":
       return { event: "repaired", ...event.repair };
     case "done":

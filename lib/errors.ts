@@ -23,6 +23,7 @@
  *   source not seekable).
  * - `AUTH` authentication failed: a wrong join token, or a frame whose MAC does not verify
  *   (tampered with, injected or replayed on the wire).
+ * - `POST` the node holds a verified copy but its post-install step failed, hung or was cut off.
  */
 export type ErrorCode =
   | "NWF"
@@ -37,7 +38,8 @@ export type ErrorCode =
   | "ABORT"
   | "REFUSED"
   | "GAP"
-  | "AUTH";
+  | "AUTH"
+  | "POST";
 
 /** Every error code, for validation of codes that arrive on the wire. */
 export const ERROR_CODES: readonly ErrorCode[] = [
@@ -54,6 +56,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "REFUSED",
   "GAP",
   "AUTH",
+  "POST",
 ];
 
 /** Options of a {@link KadError}. */

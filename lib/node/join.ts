@@ -20,13 +20,14 @@ import { cpuSeconds, peakRssBytes } from "../process/resource_usage.ts";
 import { listenOn } from "../net/listen.ts";
 import type { TlsIdentity } from "../net/tls.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
-import type {
-  EndMessage,
-  LinkPeer,
-  LinkProblem,
-  PlanMessage,
-  ReportMessage,
-  WireError,
+import {
+  type EndMessage,
+  type LinkPeer,
+  type LinkProblem,
+  type PlanMessage,
+  POST_INSTALL_FEATURE,
+  type ReportMessage,
+  type WireError,
 } from "../protocol/messages.ts";
 import { type ChildLink, connectChild, connectTo, type LinkSecurity } from "../relay/data_link.ts";
 import { Downstream } from "../relay/downstream.ts";
@@ -46,6 +47,8 @@ import { randomNonce } from "../security/key_derivation.ts";
 import { openKey } from "../security/sealed_key.ts";
 import { openSink, validateSink } from "../sink/open_sink.ts";
 import type { Sink, SinkSpec } from "../sink/sink.ts";
+import { type PhaseNote, POST_INSTALL_PHASE } from "../report/phase.ts";
+import { type PostInstallSpec, runPostInstall } from "./post_install.ts";
 
 /** Options of {@link join}. */
 export interface JoinOptions extends RingGeometry {
@@ -71,6 +74,13 @@ export interface JoinOptions extends RingGeometry {
   connectTimeoutMs?: number;
   /** Leave the stream when the local sink fails, instead of relaying on (the default). */
   abortOnSinkError?: boolean;
+  /** Phases the node went through before it joined (`--phase`), told to the server once accepted. */
+  phases?: readonly PhaseNote[];
+  /**
+   * A command run once the copy is verified and in place (`--post-install`); the phases it prints
+   * go to the server, and the node fails (`POST`) when it does.
+   */
+  postInstall?: PostInstallSpec | null;
   /** Aborts the node (operator interrupt). */
   signal?: AbortSignal;
   /** Receives progress events. */
@@ -105,6 +115,8 @@ export type JoinEvent =
   | { type: "progress"; bytes: number; streamBytes: number | null }
   | { type: "orphaned"; upstream: string; bytes: number }
   | { type: "relinked"; upstream: string; bytes: number }
+  | { type: "post-install"; command: string }
+  | { type: "post-install-output"; line: string }
   | { type: "done"; result: JoinResult };
 
 const PROGRESS_INTERVAL_MS = 1000;
@@ -143,8 +155,9 @@ export async function join(options: JoinOptions): Promise<JoinResult> {
       dataHost: options.advertise,
       dataPort: listener === null ? 0 : advertisedPort(options, listener),
       sink: options.sink.kind,
-      features: [],
+      features: options.postInstall ? [POST_INSTALL_FEATURE] : [],
       nonce,
+      phases: [...options.phases ?? []],
     });
     const sealKey = options.token === null
       ? null
@@ -249,6 +262,8 @@ class NodeRun {
   #abortReason: KadError | null = null;
   #startedAt = 0;
   #repairs = 0;
+  /** Fired by the server's ABORT or ERROR: stops the post-install step too. */
+  readonly #halt = new AbortController();
 
   constructor(
     options: JoinOptions,
@@ -320,18 +335,61 @@ class NodeRun {
       cpuSeconds: cpuSeconds(),
     };
     await this.#control.send(FrameType.REPORT, report).catch(() => {});
+    if (report.status === "ok" && this.#options.postInstall) {
+      error = await this.#postInstall(this.#options.postInstall, report);
+    }
     this.#control.close();
     await controlLoop;
     return {
       name: this.#options.name,
       position: this.#plan.position,
-      status: report.status,
+      status: error === null ? "ok" : "failed",
       error,
       bytes: report.bytes,
       hash,
       seconds,
       repairs: this.#repairs,
     };
+  }
+
+  /**
+   * Runs the post-install step with the server kept informed: its phases as they come, a heartbeat
+   * while it runs, and a last phase saying how it ended. Returns why it failed, or null.
+   */
+  async #postInstall(spec: PostInstallSpec, report: ReportMessage): Promise<WireError | null> {
+    const tell = (phase: string, ok: boolean, detail: string, end: boolean) =>
+      this.#control.send(FrameType.PHASE, { phase, ok, detail, end }).catch(() => {});
+    const heartbeat = setInterval(() => this.#control.send(FrameType.PING, {}).catch(() => {}), 1000);
+    const signal = this.#options.signal
+      ? AbortSignal.any([this.#options.signal, this.#halt.signal])
+      : this.#halt.signal;
+    const startedAt = performance.now();
+    this.#options.onEvent?.({ type: "post-install", command: spec.command });
+    try {
+      const error = await runPostInstall(spec, {
+        env: {
+          KAD_NODE: this.#options.name,
+          KAD_POSITION: String(this.#plan.position),
+          KAD_COUNT: String(this.#plan.nodeCount),
+          KAD_SERVER: `${this.#options.server.host}:${this.#options.server.port}`,
+          KAD_DEPLOYMENT: this.#plan.deployment,
+          KAD_BYTES: String(report.bytes),
+        },
+        signal,
+        onPhase: (note) => void tell(note.phase, true, note.detail, false),
+        onOutput: (line) => this.#options.onEvent?.({ type: "post-install-output", line }),
+      });
+      const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+      await tell(
+        POST_INSTALL_PHASE,
+        error === null,
+        error === null ? `finished in ${seconds} s` : `${error.code}: ${error.message}`,
+        true,
+      );
+      return error;
+    } finally {
+      clearInterval(heartbeat);
+    }
   }
 
   /** Links up, relays and verifies; returns the node's own verdict. */
@@ -550,6 +608,7 @@ class NodeRun {
           case FrameType.ABORT:
           case FrameType.ERROR:
             this.#abort(new AbortReceivedError(message.body.code, message.body.message));
+            this.#halt.abort();
             return;
         }
       }

@@ -26,6 +26,8 @@ export interface ChildSpec {
   readonly stdout: "piped" | "null" | "inherit";
   /** Working directory. */
   readonly cwd?: string;
+  /** Variables added to the inherited environment. */
+  readonly env?: Readonly<Record<string, string>>;
   /** Exit codes that count as success (default [0]). */
   readonly okExitCodes?: readonly number[];
 }
@@ -59,6 +61,7 @@ export class ChildProcess {
       const child = new Deno.Command(spec.program, {
         args: [...spec.args],
         cwd: spec.cwd,
+        env: spec.env ? { ...spec.env } : undefined,
         stdin: spec.stdin,
         stdout: spec.stdout,
         stderr: "piped",

@@ -65,6 +65,8 @@ export const FrameType = {
   ERROR: 0x0b,
   /** server → node, or upstream → child: stop now. */
   ABORT: 0x0c,
+  /** node → server: a phase of the node's installation (booted, partitioned, configured…). */
+  PHASE: 0x0d,
   /** server → node: the server's nonce and its proof of the token (authentication range 0x20–0x2f). */
   CHALLENGE: 0x20,
   /** node → server: the node's proof of the token. */

@@ -7,6 +7,7 @@
 
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../errors.ts";
 import { MAX_PEM_BYTES } from "../net/tls.ts";
+import { MAX_PHASE_DETAIL, PHASE_NAME, type PhaseNote } from "../report/phase.ts";
 import { SEALED_KEY_HEX } from "../security/sealed_key.ts";
 import { FrameType, type FrameTypeValue } from "./frame.ts";
 
@@ -26,6 +27,9 @@ export interface LinkPeer extends PeerAddress {
   key: string;
 }
 
+/** The HELLO feature of a node that runs a post-install step after its REPORT (see {@link PhaseMessage}). */
+export const POST_INSTALL_FEATURE = "post-install";
+
 /** node → server. */
 export interface HelloMessage {
   /** Protocol version the node speaks. */
@@ -38,10 +42,12 @@ export interface HelloMessage {
   dataPort: number;
   /** Kind of local sink (informational). */
   sink: string;
-  /** Optional protocol features the node supports (reserved: "resume"). */
+  /** Optional protocol features of the node: {@link POST_INSTALL_FEATURE} (reserved: "resume"). */
   features: string[];
   /** The node's handshake nonce (64 hex digits), or "" for a node run with `--insecure`. */
   nonce: string;
+  /** Phases the node went through before it joined (`kad join --phase`), oldest first; at most 16. */
+  phases: PhaseNote[];
 }
 
 /** server → node: the server's nonce and its proof of the join token. */
@@ -170,6 +176,22 @@ export interface ReportMessage {
   cpuSeconds?: number;
 }
 
+/**
+ * node → server, after its REPORT, from a node that announced {@link POST_INSTALL_FEATURE}: the
+ * phases its post-install step prints, then one with `end` set saying how the step ended, after
+ * which the node closes. (Phases before the join travel in HELLO.)
+ */
+export interface PhaseMessage {
+  /** Phase name (see PHASE_NAME in report/phase.ts). */
+  phase: string;
+  /** False when the node failed in this phase. */
+  ok: boolean;
+  /** Free text, at most MAX_PHASE_DETAIL characters. */
+  detail: string;
+  /** True on the last phase of the post-install step. */
+  end: boolean;
+}
+
 /** node → server: progress. */
 export interface ProgressMessage {
   /** Bytes received so far. */
@@ -234,6 +256,7 @@ export type Message =
   | { type: typeof FrameType.END; body: EndMessage }
   | { type: typeof FrameType.REPORT; body: ReportMessage }
   | { type: typeof FrameType.PROGRESS; body: ProgressMessage }
+  | { type: typeof FrameType.PHASE; body: PhaseMessage }
   | { type: typeof FrameType.PING; body: Record<string, never> }
   | { type: typeof FrameType.ERROR; body: ErrorMessage }
   | { type: typeof FrameType.ABORT; body: ErrorMessage }
@@ -250,6 +273,8 @@ export type Message =
   | { type: typeof FrameType.DATA_PORT; body: DataPortMessage };
 
 const MAX_NAME = 255;
+/** Pre-join phases a HELLO may carry. */
+const MAX_HELLO_PHASES = 16;
 const MAX_TEXT = 4096;
 const NONCE_HEX = 64;
 const HEX = /^[0-9a-f]*$/;
@@ -276,6 +301,7 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           features: o.strings("features"),
           // absent from nodes that predate authentication: they are refused as tokenless
           nonce: o.has("nonce") ? o.nonce("nonce", true) : "",
+          phases: o.has("phases") ? o.phaseNotes("phases") : [],
         },
       };
     case FrameType.ACCEPT:
@@ -330,6 +356,8 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
     }
     case FrameType.PROGRESS:
       return { type, body: { bytes: o.int("bytes") } };
+    case FrameType.PHASE:
+      return { type, body: { ...o.phaseNote(), ok: o.bool("ok"), end: o.bool("end") } };
     case FrameType.PING:
       return { type, body: {} };
     case FrameType.ERROR:
@@ -402,6 +430,12 @@ class Fields {
   name(key: string, from = this.#o): string {
     const v = this.text(key, MAX_NAME, from);
     if (v.length === 0 || hasControlCharacter(v)) this.fail(key);
+    return v;
+  }
+
+  bool(key: string): boolean {
+    const v = this.#o[key];
+    if (typeof v !== "boolean") this.fail(key);
     return v;
   }
 
@@ -495,6 +529,24 @@ class Fields {
     if (typeof v !== "object" || Array.isArray(v)) this.fail(key);
     const { code, message } = this.error(v as Record<string, unknown>);
     return { code, message };
+  }
+
+  /** A phase name and its detail. */
+  phaseNote(from = this.#o): PhaseNote {
+    const phase = this.text("phase", 32, from);
+    if (!PHASE_NAME.test(phase)) this.fail("phase");
+    const detail = this.text("detail", MAX_PHASE_DETAIL, from);
+    if (hasControlCharacter(detail)) this.fail("detail");
+    return { phase, detail };
+  }
+
+  phaseNotes(key: string): PhaseNote[] {
+    const v = this.#o[key];
+    if (!Array.isArray(v) || v.length > MAX_HELLO_PHASES) this.fail(key);
+    return v.map((p) => {
+      if (typeof p !== "object" || p === null || Array.isArray(p)) this.fail(key);
+      return this.phaseNote(p as Record<string, unknown>);
+    });
   }
 
   linkProblems(key: string): LinkProblem[] {

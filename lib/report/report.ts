@@ -7,6 +7,7 @@
 
 import type { ErrorCode } from "../errors.ts";
 import type { ReportMessage, WireError } from "../protocol/messages.ts";
+import type { PhaseRecord } from "./phase.ts";
 
 /** One node's verdict. */
 export interface NodeResult {
@@ -32,6 +33,12 @@ export interface NodeResult {
   rssBytes: number | null;
   /** CPU seconds the node's process used, when it said. */
   cpuSeconds: number | null;
+  /**
+   * Its phases, oldest first: "joined" and "received" recorded by the server, the others as the
+   * node announced them (`kad join --phase`, `kad-phase:` lines of its post-install step, then
+   * "post-install" saying how that step ended).
+   */
+  phases: PhaseRecord[];
 }
 
 /** The whole run. */

@@ -11,18 +11,19 @@ import { FrameConn } from "../net/frame_conn.ts";
 import { listenOn } from "../net/listen.ts";
 import { checkServerTls, type ServerTls } from "../net/tls.ts";
 import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
-import type {
-  AdoptedMessage,
-  HelloMessage,
-  LinkPeer,
-  PeerAddress,
-  ReportMessage,
-  UpstreamLostMessage,
-  WireError,
+import {
+  type AdoptedMessage,
+  type HelloMessage,
+  type LinkPeer,
+  type PhaseMessage,
+  POST_INSTALL_FEATURE,
+  type UpstreamLostMessage,
+  type WireError,
 } from "../protocol/messages.ts";
 import { Downstream } from "../relay/downstream.ts";
 import { FanOut, NotRetainedError, relayFanOutOptions, type RingGeometry } from "../relay/fan_out.ts";
 import { type ByteCounter, pumpSource } from "../relay/stream_pump.ts";
+import { JOINED_PHASE, type PhaseNote, type PhaseRecord, RECEIVED_PHASE } from "../report/phase.ts";
 import {
   type DeploymentReport,
   judgeNode,
@@ -41,6 +42,9 @@ import type { Source, SourceSpec } from "../source/source.ts";
 import { LiveTopology } from "../topology/live_topology.ts";
 import { type Plan, type PlanOrder, planTopology, SERVER_NAME } from "../topology/planner.ts";
 import { type StartTrigger, waitForStart } from "./start_trigger.ts";
+import { type JoinedNode, NodeSession } from "./node_session.ts";
+
+export type { JoinedNode } from "./node_session.ts";
 
 /** Options of a {@link Server}. */
 export interface ServeOptions extends RingGeometry {
@@ -74,16 +78,6 @@ export interface ServeOptions extends RingGeometry {
   onEvent?: (event: ServeEvent) => void;
 }
 
-/** A node as the server knows it. */
-export interface JoinedNode {
-  /** Name. */
-  name: string;
-  /** Data address. */
-  address: PeerAddress;
-  /** Order of joining. */
-  joinIndex: number;
-}
-
 /** Progress of a running deployment. */
 export interface ServeProgress {
   /** Bytes the source sent. */
@@ -110,6 +104,7 @@ export type ServeEvent =
   | { type: "progress"; progress: ServeProgress }
   | { type: "node-done"; node: NodeResult }
   | { type: "node-lost"; name: string; error: WireError }
+  | { type: "phase"; name: string; phase: PhaseRecord }
   | { type: "repaired"; repair: RepairRecord }
   | { type: "done"; report: DeploymentReport };
 
@@ -122,21 +117,6 @@ const PROGRESS_INTERVAL_MS = 1000;
 /** Connections that may be in their handshake at once; one more drops the oldest. */
 export const MAX_UNAUTHENTICATED = 128;
 
-class NodeSession {
-  report: ReportMessage | null = null;
-  lastBytes = 0;
-  lost: WireError | null = null;
-  readonly done: Promise<void>;
-  #resolveDone!: () => void;
-  /** `sealKey`: seals the link keys sent to this node; null when unauthenticated. */
-  constructor(readonly node: JoinedNode, readonly control: FrameConn, readonly sealKey: Uint8Array | null) {
-    this.done = new Promise((r) => this.#resolveDone = r);
-  }
-  finish(): void {
-    this.#resolveDone();
-  }
-}
-
 /** A deployment server. Create, {@link listen}, then {@link run}. */
 export class Server {
   readonly #options: ServeOptions;
@@ -148,6 +128,8 @@ export class Server {
   /** The key of every data link planned or assigned, by `linkId(from, to)`. */
   readonly #linkKeys = new Map<string, Uint8Array>();
   #listener: Deno.Listener | null = null;
+  /** When {@link listen} was called: phases are timed from here. */
+  #listenedAt = performance.now();
   #started = false;
   #joinIndex = 0;
   #joinedWake: (() => void) | null = null;
@@ -195,6 +177,7 @@ export class Server {
       await checkServerTls(tls);
     }
     this.#listener = listenOn(this.#options.listen, "nodes", tls);
+    this.#listenedAt = performance.now();
     const port = (this.#listener.addr as Deno.NetAddr).port;
     this.#acceptLoop = this.#accept(this.#listener);
     this.#options.onEvent?.({ type: "listening", host: this.#options.listen.host, port, tls: tls !== null });
@@ -366,7 +349,7 @@ export class Server {
       }
     };
     this.#signal.addEventListener("abort", abort, { once: true });
-    await Promise.all(sessions.map((s) => s.done));
+    await Promise.all(sessions.map((s) => s.ended));
     this.#signal.removeEventListener("abort", abort);
   }
 
@@ -568,18 +551,22 @@ export class Server {
         message: "Node vanished before reporting",
       },
     );
+    const postInstallFailed = verdict.status === "ok" && session.postInstallError !== null;
     return {
       name: planned.name,
       address: `${session.node.address.host}:${session.node.address.port}`,
       position: planned.position,
       upstream: planned.upstream,
       ...verdict,
+      ...(postInstallFailed ? { status: "failed" as const, error: session.postInstallError } : {}),
+      phases: [...session.phases],
     };
   }
 
   /** Emits node-done once per node, as soon as its verdict is final. */
   #announce(session: NodeSession): void {
     if (this.#plan === null || this.#announced.has(session.node.name)) return;
+    if (session.postInstall === "running") return; // its verdict waits for the step's end
     const failedAnyway = session.report?.status === "failed" || session.report === null;
     const outcome = this.#outcome ?? (failedAnyway ? { bytes: 0, hash: "", error: null } : null);
     if (outcome === null) return;
@@ -630,6 +617,7 @@ export class Server {
         seconds: 0,
         rssBytes: null,
         cpuSeconds: null,
+        phases: [...s.phases],
       })),
       repairs: [],
     };
@@ -774,15 +762,17 @@ export class Server {
       address: { name: hello.name, host: hello.dataHost || remote.hostname, port: dataPort },
       joinIndex: this.#joinIndex++,
     };
-    const session = new NodeSession(node, control, sealKey);
+    const session = new NodeSession(node, control, sealKey, hello.features.includes(POST_INSTALL_FEATURE));
     this.#sessions.set(node.name, session);
+    for (const note of hello.phases) this.#phase(session, note, true);
+    this.#phase(session, { phase: JOINED_PHASE, detail: `from ${remote.hostname}` }, true);
     this.#options.onEvent?.({ type: "joined", node, count: this.#sessions.size });
     this.#joinedWake?.();
     await control.send(FrameType.ACCEPT, { deployment: this.#deployment, joinIndex: node.joinIndex });
     return session;
   }
 
-  /** Reads a node's control messages until it reports or goes away. */
+  /** Reads a node's control messages until it reports (and ends its post-install step) or goes away. */
   async #listenTo(session: NodeSession): Promise<void> {
     const name = session.node.name;
     try {
@@ -793,6 +783,9 @@ export class Server {
           case FrameType.PROGRESS:
             session.lastBytes = message.body.bytes;
             break;
+          case FrameType.PHASE:
+            this.#phase(session, message.body, message.body.ok);
+            break;
           case FrameType.UPSTREAM_LOST:
             this.#upstreamLost(session, message.body);
             break;
@@ -802,11 +795,22 @@ export class Server {
           case FrameType.ADOPT_FAILED:
             this.#repairFailed(message.body.child, name, message.body, message.body.offset || null);
             break;
-          case FrameType.REPORT:
-            session.report = message.body;
-            session.lastBytes = message.body.bytes;
+          case FrameType.REPORT: {
+            const report = session.report = message.body;
+            session.lastBytes = report.bytes;
+            const ok = report.status === "ok";
+            this.#phase(session, {
+              phase: RECEIVED_PHASE,
+              detail: ok
+                ? `${report.bytes} bytes verified in ${report.seconds.toFixed(1)} s`
+                : `${report.error?.code}: ${report.error?.message}`,
+            }, ok);
+            if (ok && session.runsPostInstall) session.postInstall = "running";
             this.#reported(session);
+            if (session.postInstall === "running") await this.#followPostInstall(session);
+            session.end();
             return;
+          }
         }
       }
       session.lost ??= { code: "NNF", message: `Node ${name} closed its control connection` };
@@ -821,7 +825,36 @@ export class Server {
       this.#sessions.delete(name);
       this.#options.onEvent?.({ type: "left", name, count: this.#sessions.size });
     }
-    session.finish();
+    session.end();
+  }
+
+  /** After an ok REPORT: the phases of the node's post-install step, to the one that ends it. */
+  async #followPostInstall(session: NodeSession): Promise<void> {
+    try {
+      for (;;) {
+        const message = await session.control.readMessage();
+        if (message === null) {
+          session.endPostInstall({ lost: "the node closed its control connection" });
+          break;
+        }
+        if (message.type !== FrameType.PHASE) continue;
+        this.#phase(session, message.body, message.body.ok);
+        if (message.body.end) {
+          session.endPostInstall(message.body);
+          break;
+        }
+      }
+    } catch (error) {
+      session.endPostInstall({ lost: describeError(error) });
+    }
+    session.control.close();
+    this.#announce(session);
+  }
+
+  /** Records a phase of a node and tells the listener. */
+  #phase(session: NodeSession, note: PhaseNote | PhaseMessage, ok: boolean): void {
+    const record = session.addPhase(note, ok, (performance.now() - this.#listenedAt) / 1000);
+    if (record !== null) this.#options.onEvent?.({ type: "phase", name: session.node.name, phase: record });
   }
 
   /** A node's final word; adoptions it was asked for and never answered fall back to the server. */

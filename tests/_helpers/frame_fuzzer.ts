@@ -57,6 +57,7 @@ export const VALID_FRAMES: Uint8Array[] = [
     key: "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n",
   }),
   encodeJsonFrame(FrameType.DATA_PORT, { port: 9 }),
+  encodeJsonFrame(FrameType.PHASE, { phase: "booted", ok: true, detail: "uptime 3 s", end: false }),
   encodeJsonFrame(FrameType.PLAN, {
     deployment: "d",
     position: 0,

@@ -40,6 +40,24 @@ Deno.test("bad input: join without a sink, or with two → exit 2", async () => 
   assertOneLineError(await run(["join", "--server", "h", "--null", "--to", "/tmp"]), 2, /Give only one of/);
 });
 
+Deno.test("bad input: a bad --phase name, or --post-install-timeout without --post-install → exit 2", async () => {
+  assertOneLineError(
+    await run(["join", "--server", "h", "--null", "--phase", "Booted"]),
+    2,
+    /^kad: Bad phase "Booted": a phase name is a lowercase word/,
+  );
+  assertOneLineError(
+    await run(["join", "--server", "h", "--null", "--post-install-timeout", "5"]),
+    2,
+    /^kad: --post-install-timeout needs --post-install/,
+  );
+  assertOneLineError(
+    await run(["join", "--server", "h", "--null", "--post-install", " "]),
+    2,
+    /^kad: --post-install needs a command/,
+  );
+});
+
 Deno.test("bad input: serve with nothing to start it (no TTY) → exit 2", async () => {
   assertOneLineError(
     await run(["serve", "/tmp"]),

@@ -17,8 +17,9 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
     dataHost: "",
     dataPort: 4000,
     sink: "dir",
-    features: [],
+    features: ["post-install"],
     nonce: NONCE,
+    phases: [{ phase: "booted", detail: "" }, { phase: "partitioned", detail: "/dev/vda" }],
   }],
   [FrameType.ACCEPT, { deployment: "d", joinIndex: 3 }],
   [FrameType.PLAN, {
@@ -64,6 +65,8 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
   [FrameType.NEW_UPSTREAM, { upstream: "n2", key: SEALED }],
   [FrameType.TLS_LINK_CERT, { cert: PEM_CERT, key: PEM_KEY }],
   [FrameType.DATA_PORT, { port: 4000 }],
+  [FrameType.PHASE, { phase: "partitioned", ok: true, detail: "/dev/vda: 2 partitions", end: false }],
+  [FrameType.PHASE, { phase: "post-install", ok: false, detail: "POST: exited with status 3", end: true }],
 ];
 
 for (const [i, [type, body]] of SAMPLES.entries()) {
@@ -117,6 +120,8 @@ Deno.test("messages: nonces, proofs and sealed keys must have their exact shape"
   const hello = SAMPLES[0][1] as Record<string, unknown>;
   const { nonce: _, ...tokenless } = hello;
   assertEquals(decodeMessage(FrameType.HELLO, json(tokenless)).body, { ...tokenless, nonce: "" });
+  const { phases: __, ...phaseless } = hello;
+  assertEquals(decodeMessage(FrameType.HELLO, json(phaseless)).body, { ...phaseless, phases: [] });
 });
 
 Deno.test("messages: --tls announcements: HELLO may defer its data port (0) to DATA_PORT, which needs a real one; certificates are PEM", () => {
@@ -130,4 +135,22 @@ Deno.test("messages: --tls announcements: HELLO may defer its data port (0) to D
   assertThrows(() => decodeMessage(FrameType.TLS_LINK_CERT, json({ cert: "MIIB", key: PEM_KEY })), /"cert"/);
   const huge = PEM_KEY + "A".repeat(32 * 1024);
   assertThrows(() => decodeMessage(FrameType.TLS_LINK_CERT, json({ cert: PEM_CERT, key: huge })), /"key"/);
+});
+
+Deno.test("messages: a phase (PHASE, or HELLO's pre-join list of at most 16) is a lowercase name with a short one-line detail", () => {
+  const phase = { phase: "booted", ok: true, detail: "", end: false };
+  assertThrows(() => decodeMessage(FrameType.PHASE, json({ ...phase, phase: "Booted" })), /"phase"/);
+  assertThrows(() => decodeMessage(FrameType.PHASE, json({ ...phase, phase: "" })), /"phase"/);
+  assertThrows(() => decodeMessage(FrameType.PHASE, json({ ...phase, phase: "a".repeat(33) })), /"phase"/);
+  assertThrows(() => decodeMessage(FrameType.PHASE, json({ ...phase, ok: "yes" })), /"ok"/);
+  assertThrows(() => decodeMessage(FrameType.PHASE, json({ ...phase, end: 1 })), /"end"/);
+  assertThrows(() => decodeMessage(FrameType.PHASE, json({ ...phase, detail: "a\nb" })), /"detail"/);
+  assertThrows(() => decodeMessage(FrameType.PHASE, json({ ...phase, detail: "x".repeat(513) })), /"detail"/);
+  const hello = SAMPLES[0][1] as Record<string, unknown>;
+  const many = Array.from({ length: 17 }, () => ({ phase: "booted", detail: "" }));
+  assertThrows(() => decodeMessage(FrameType.HELLO, json({ ...hello, phases: many })), /"phases"/);
+  assertThrows(
+    () => decodeMessage(FrameType.HELLO, json({ ...hello, phases: [{ phase: "B", detail: "" }] })),
+    /"phase"/,
+  );
 });

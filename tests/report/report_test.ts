@@ -42,6 +42,7 @@ Deno.test("report: summary counts and allOk", () => {
     seconds: 1,
     rssBytes: null,
     cpuSeconds: null,
+    phases: [],
   };
   const report: DeploymentReport = {
     version: 1,
@@ -73,6 +74,7 @@ Deno.test("report: the slowest node is the one with the lowest throughput", () =
     seconds,
     rssBytes: null,
     cpuSeconds: null,
+    phases: [],
     status: "ok" as const,
     error: null,
   });
