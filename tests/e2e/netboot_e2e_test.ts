@@ -1,8 +1,10 @@
 /**
  * The whole Ka-deploy flow in virtual machines: `kad netboot initrd` and `kad netboot init` build
  * the kit, dnsmasq serves DHCP and TFTP on a private bridge, two QEMU machines PXE-boot through
- * iPXE, partition their disks, join a `kad serve` as a VM → VM chain, take their names from the
- * nodes file, configure the new system and power off; then their disks are read back.
+ * iPXE, partition their disks, join a `kad serve` of a small bootable system as a VM → VM chain,
+ * take their names from the nodes file, configure the new system (built-ins, a hook, extlinux)
+ * and reboot; the server's report shows every phase. Then both boot from their own disks and say
+ * so on their serial consoles, and their disks are read back.
  *
  * Needs root, qemu-system-x86_64 (with ipxe-qemu) and dnsmasq; skipped with the reason otherwise.
  * Run with `deno task test:e2e`.
@@ -13,8 +15,10 @@ import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { KadProcess, KadServer, kadVariants } from "../_helpers/kad_cli.ts";
 import { hasCommand } from "../_helpers/host_tools.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
+import { CLONE_BANNER, writeBootableSystem } from "../_helpers/bootable_system.ts";
 
 const variant = kadVariants().at(-1)!;
+const PACKAGE_CACHE = "/var/cache/kad-netboot";
 const BRIDGE = "kadbr-e2e";
 const ADDRESS = "10.78.0.1";
 const VMS = [
@@ -62,8 +66,32 @@ async function readFromDisk(disk: string, path: string): Promise<string> {
   }
 }
 
+/** The end of a console, where a failure shows. */
+function consoleTail(console: string): string {
+  return console.slice(-3000);
+}
+
+/** Runs a QEMU machine (TCG, 768 MB, serial console) on `disk` to its end; returns its console. */
+async function runVm(children: Deno.ChildProcess[], disk: string, args: string[]): Promise<string> {
+  const child = new Deno.Command("timeout", {
+    args: [
+      "400",
+      "qemu-system-x86_64",
+      ...["-accel", "tcg", "-cpu", "max", "-m", "768", "-nographic", "-no-reboot"],
+      ...["-drive", `file=${disk},if=virtio,format=raw`],
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  children.push(child);
+  return new TextDecoder().decode((await child.output()).stdout);
+}
+
 Deno.test({
-  name: "netboot e2e: two VMs PXE-boot, partition, join a VM → VM chain, get their own names and power off",
+  name:
+    "netboot e2e: two VMs PXE-boot, partition, join a VM → VM chain, configure, reboot, and boot their clones from disk",
   ignore: reason !== null,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -84,10 +112,15 @@ Deno.test({
       const boot = join(work, "boot");
       const built = await new KadProcess(variant, ["netboot", "initrd", "--out", boot]).result();
       assertEquals(built.code, 0, built.stderr);
-      // the system to clone: a file and the busybox the kit brought
       const source = join(work, "source");
-      await Deno.mkdir(join(source, "etc"), { recursive: true });
-      await Deno.writeTextFile(join(source, "etc", "motd"), "cloned by kad\n");
+      await Deno.mkdir(source);
+      await writeBootableSystem(source, PACKAGE_CACHE);
+      const hooks = join(work, "hooks");
+      await Deno.mkdir(hooks);
+      await Deno.writeTextFile(
+        join(hooks, "10-mark"),
+        'echo "$KAD_NODE $KAD_POSITION/$KAD_COUNT $KAD_MAC" > /etc/kad-hook\n',
+      );
       await Deno.writeTextFile(
         join(work, "layout.sfdisk"),
         "label: dos\nunit: sectors\n\nstart=2048, type=83, bootable\n",
@@ -121,8 +154,12 @@ Deno.test({
         join(work, "layout.sfdisk"),
         "--nodes",
         join(work, "nodes.conf"),
+        "--hooks",
+        hooks,
+        "--bootloader",
+        "extlinux",
         "--done",
-        "poweroff",
+        "reboot",
       ]).result();
       assertEquals(init.code, 0, init.stderr);
       children.push(
@@ -132,40 +169,67 @@ Deno.test({
           stderr: "null",
         }).spawn(),
       );
-      const vms = VMS.map((vm, i) => {
-        const disk = join(work, `disk${i}.img`);
+      const disks = VMS.map((_, i) => join(work, `disk${i}.img`));
+      for (const disk of disks) {
         Deno.writeFileSync(disk, new Uint8Array(0));
         Deno.truncateSync(disk, 512 * 1024 * 1024);
-        const child = new Deno.Command("timeout", {
-          args: [
-            "400",
-            "qemu-system-x86_64",
-            ...["-accel", "tcg", "-cpu", "max", "-m", "768", "-nographic", "-no-reboot", "-boot", "n"],
-            ...["-drive", `file=${disk},if=virtio,format=raw`],
-            ...["-netdev", `tap,id=n0,ifname=${vm.tap},script=no,downscript=no`],
-            ...["-device", `virtio-net-pci,netdev=n0,mac=${vm.mac}`],
-          ],
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
-        children.push(child);
-        return { ...vm, disk, output: child.output() };
-      });
-      const consoles = await Promise.all(
-        vms.map(async (vm) => new TextDecoder().decode((await vm.output).stdout)),
-      );
+      }
+      // install: network boot; -no-reboot makes the reboot at the end of the install exit QEMU
+      const installs = await Promise.all(VMS.map((vm, i) =>
+        runVm(children, disks[i], [
+          ...["-boot", "n"],
+          ...["-netdev", `tap,id=n0,ifname=${vm.tap},script=no,downscript=no`],
+          ...["-device", `virtio-net-pci,netdev=n0,mac=${vm.mac}`],
+        ])
+      ));
       const served = await server.result(120_000);
       assertEquals(served.code, 0, served.stderr);
-      assertEquals(served.report!.nodes.map((n) => [n.name, n.status]), [["vm-one", "ok"], ["vm-two", "ok"]]);
-      for (const [i, vm] of vms.entries()) {
-        for (const phase of ["booted", "partitioned", "received", "configured", "done"]) {
-          assertMatch(consoles[i], new RegExp(`kad-phase: ${phase}`), `${vm.name} ${phase}`);
+      const report = served.report!;
+      assertEquals(report.nodes.map((n) => [n.name, n.status]), [["vm-one", "ok"], ["vm-two", "ok"]]);
+      for (const node of report.nodes) {
+        assertEquals(node.phases.map((p) => p.phase), [
+          "booted",
+          "partitioned",
+          "joined",
+          "received",
+          "configured",
+          "rebooting",
+          "post-install",
+        ], node.name);
+      }
+      for (const [i, vm] of VMS.entries()) {
+        for (const phase of ["booted", "partitioned", "configured", "rebooting"]) {
+          assertMatch(
+            installs[i],
+            new RegExp(`kad-phase: ${phase}`),
+            `${vm.name} ${phase}:\n${consoleTail(installs[i])}`,
+          );
         }
-        assert(consoles[i].includes("reboot: Power down"), `${vm.name} powered off`);
-        assertEquals((await readFromDisk(vm.disk, "/etc/hostname")).trim(), vm.name);
-        assertEquals(await readFromDisk(vm.disk, "/etc/motd"), "cloned by kad\n");
-        assertMatch(await readFromDisk(vm.disk, "/etc/fstab"), /^UUID=[0-9a-f-]{36} \/ ext4 defaults 0 1$/m);
+        assert(
+          installs[i].includes("reboot: Restarting system"),
+          `${vm.name} rebooted:\n${consoleTail(installs[i])}`,
+        );
+      }
+      // then each boots from its own disk: no network card at all
+      const boots = await Promise.all(
+        disks.map((disk) => runVm(children, disk, ["-boot", "c", "-nic", "none"])),
+      );
+      for (const [i, vm] of VMS.entries()) {
+        const fstab = await readFromDisk(disks[i], "/etc/fstab");
+        const uuid = /^UUID=([0-9a-f-]{36}) \/ ext4 defaults 0 1$/m.exec(fstab)?.[1];
+        assert(uuid, fstab);
+        assertMatch(
+          boots[i],
+          new RegExp(`${CLONE_BANNER} ${vm.name} booted from disk: root /dev/vda1, root=UUID=${uuid}`),
+          `${vm.name} booted its clone:\n${consoleTail(boots[i])}`,
+        );
+        assertMatch(
+          boots[i],
+          new RegExp(`${CLONE_BANNER} hook said ${vm.name} ${i}/2 ${vm.mac}`),
+          consoleTail(boots[i]),
+        );
+        assertEquals((await readFromDisk(disks[i], "/etc/hostname")).trim(), vm.name);
+        assertEquals(await readFromDisk(disks[i], "/etc/motd"), "cloned by kad\n");
       }
     } finally {
       for (const child of children) {

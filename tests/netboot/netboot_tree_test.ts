@@ -1,6 +1,12 @@
 import { join } from "node:path";
 import { ConfigError } from "../../lib/errors.ts";
-import { INIT_PARAMETERS, INIT_SCRIPT, UDHCPC_SCRIPT } from "../../netboot/init_script.ts";
+import {
+  INIT_PARAMETERS,
+  INIT_SCRIPT,
+  POST_INSTALL_SCRIPT,
+  UDHCPC_SCRIPT,
+} from "../../netboot/init_script.ts";
+import { parsePhaseLine } from "../../lib/node/post_install.ts";
 import { kernelCommandLine, writeNetbootTree } from "../../netboot/netboot_tree.ts";
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "../_helpers/assert.ts";
 import { hasCommand } from "../_helpers/host_tools.ts";
@@ -77,8 +83,8 @@ Deno.test("netboot tree: bad addresses, interface names and parameters with spac
   assertThrows(() => kernelCommandLine({ hostname: "a b" }, "console=ttyS0"), /cannot contain spaces/);
 });
 
-Deno.test("netboot init: the init and udhcpc scripts parse as POSIX shell and read every documented parameter", async () => {
-  for (const script of [INIT_SCRIPT, UDHCPC_SCRIPT]) {
+Deno.test("netboot init: the init, post-install and udhcpc scripts parse as POSIX shell; the init reads every documented parameter", async () => {
+  for (const script of [INIT_SCRIPT, POST_INSTALL_SCRIPT, UDHCPC_SCRIPT]) {
     const child = new Deno.Command("sh", { args: ["-n"], stdin: "piped", stderr: "piped" }).spawn();
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode(script));
@@ -87,4 +93,22 @@ Deno.test("netboot init: the init and udhcpc scripts parse as POSIX shell and re
     assert(success, new TextDecoder().decode(stderr));
   }
   for (const name of Object.keys(INIT_PARAMETERS)) assert(INIT_SCRIPT.includes(`param ${name} `), name);
+});
+
+Deno.test("netboot post-install: node 2 of 3 with a 3 s reboot window waits 2 s, then says configured and powering-off", async () => {
+  const started = performance.now();
+  const { success, stdout, stderr } = await new Deno.Command("sh", {
+    args: ["-c", POST_INSTALL_SCRIPT],
+    env: { KAD_SINK: "dd", KAD_REBOOT_WINDOW: "3", KAD_POSITION: "2", KAD_COUNT: "3", KAD_DONE: "poweroff" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(success, new TextDecoder().decode(stderr));
+  const lines = new TextDecoder().decode(stdout).trim().split("\n");
+  assertEquals(lines.map((l) => parsePhaseLine(l)?.phase ?? l), [
+    "configured",
+    "kad-init: waiting 2 s for my turn (position 2 of 3, window 3 s)",
+    "powering-off",
+  ]);
+  assert(performance.now() - started >= 2000, "it waited its turn");
 });
