@@ -247,6 +247,11 @@ export const NETBOOT: CommandSpec = {
       value: "SUBNET",
       help: "init: the network already has a DHCP server: only add the boot information",
     },
+    {
+      name: "ipv6-ra",
+      help:
+        "init: send IPv6 router adverts on IF (give IF an IPv6 address): iPXE stops waiting ~13 s for a router",
+    },
     { name: "server", value: "HOST[:PORT]", help: "init: the `kad serve` nodes join" },
     { name: "layout", value: "FILE", help: "init: sfdisk layout (`sfdisk --dump` of the source's disk)" },
     { name: "nodes", value: "FILE", help: "init: per-node lines `MAC HOSTNAME [ADDRESS/PREFIX [GATEWAY]]`" },

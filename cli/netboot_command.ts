@@ -95,6 +95,7 @@ async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {
     nodes: str(flags, "nodes"),
     hooksDir: str(flags, "hooks"),
     console: str(flags, "console"),
+    routerAdverts: flags["ipv6-ra"] === true,
     params: {
       server,
       ...(token === null ? { insecure: "1" } : { token }),

@@ -50,6 +50,11 @@ export interface NetbootTreeOptions {
   hooksDir?: string;
   /** Kernel console arguments (default: `console=tty0 console=ttyS0,115200`). */
   console?: string;
+  /**
+   * Send IPv6 router advertisements on the interface (it needs an IPv6 address, e.g. a ULA):
+   * iPXE then stops waiting for a router on deploy networks that have none.
+   */
+  routerAdverts?: boolean;
 }
 
 /** What was written, and what a plain PXE ROM can boot. */
@@ -107,6 +112,10 @@ export function dnsmasqConfig(options: NetbootTreeOptions, tftpRoot: string, loa
     lines.push(`dhcp-range=${options.dhcp.subnet},proxy`);
     lines.push("dhcp-boot=tag:ipxe,boot.ipxe");
     if (chain) lines.push(`pxe-service=tag:!ipxe,x86PC,"kad deploy",${chain.replace(/\.0$/, "")}`);
+  }
+  if (options.routerAdverts) {
+    // stateless: a prefix built from the interface's own address, no DHCPv6
+    lines.push("enable-ra", `dhcp-range=::,constructor:${options.interface},ra-only`);
   }
   return lines.join("\n") + "\n";
 }

@@ -21,6 +21,8 @@ const variant = kadVariants().at(-1)!;
 const PACKAGE_CACHE = "/var/cache/kad-netboot";
 const BRIDGE = "kadbr-e2e";
 const ADDRESS = "10.78.0.1";
+/** A unique local IPv6 address: dnsmasq builds its router adverts' prefix from it (--ipv6-ra). */
+const ADDRESS6 = "fd4b:6164:78::1";
 const VMS = [
   { name: "vm-one", mac: "52:54:00:78:00:01", tap: "kadtap-e2e1" },
   { name: "vm-two", mac: "52:54:00:78:00:02", tap: "kadtap-e2e2" },
@@ -102,7 +104,8 @@ Deno.test({
     const children: Deno.ChildProcess[] = [];
     try {
       await sh(
-        `ip link add ${BRIDGE} type bridge && ip addr add ${ADDRESS}/24 dev ${BRIDGE} && ip link set ${BRIDGE} up`,
+        `ip link add ${BRIDGE} type bridge && ip addr add ${ADDRESS}/24 dev ${BRIDGE} && ` +
+          `ip addr add ${ADDRESS6}/64 dev ${BRIDGE} && ip link set ${BRIDGE} up`,
       );
       for (const vm of VMS) {
         await sh(
@@ -158,6 +161,7 @@ Deno.test({
         hooks,
         "--bootloader",
         "extlinux",
+        "--ipv6-ra",
         "--done",
         "reboot",
       ]).result();

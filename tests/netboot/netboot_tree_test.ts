@@ -15,7 +15,11 @@ import { tempDir } from "../_helpers/temp_dir.ts";
 const hasDnsmasq = hasCommand("dnsmasq");
 if (!hasDnsmasq) console.warn("netboot tree: the dnsmasq --test spec is skipped: dnsmasq is not installed");
 
-async function tree(dir: string, dhcp: Parameters<typeof writeNetbootTree>[0]["dhcp"]) {
+async function tree(
+  dir: string,
+  dhcp: Parameters<typeof writeNetbootTree>[0]["dhcp"],
+  routerAdverts = false,
+) {
   for (const name of ["vmlinuz", "initrd.img", "layout"]) await Deno.writeTextFile(join(dir, name), name);
   return await writeNetbootTree({
     dir: join(dir, "tree"),
@@ -25,6 +29,7 @@ async function tree(dir: string, dhcp: Parameters<typeof writeNetbootTree>[0]["d
     initrd: join(dir, "initrd.img"),
     layout: join(dir, "layout"),
     params: { server: "10.0.0.1:9997", token: "t0123456789abcdef", disk: "" },
+    routerAdverts,
   });
 }
 
@@ -54,7 +59,8 @@ Deno.test("netboot tree: iPXE script, PXELINUX config and TFTP files carry the k
 });
 
 Deno.test({
-  name: "netboot tree: dnsmasq accepts the generated configuration, with a range and as proxy-DHCP",
+  name:
+    "netboot tree: dnsmasq accepts the generated configuration, with a range (and router adverts) and as proxy-DHCP",
   ignore: !hasDnsmasq,
   fn: async () => {
     for (
@@ -64,15 +70,15 @@ Deno.test({
       }]
     ) {
       await using dir = await tempDir();
-      const written = await tree(dir.path, dhcp);
+      const written = await tree(dir.path, dhcp, dhcp.kind === "range");
       const { success, stderr } = await new Deno.Command("dnsmasq", {
         args: ["--test", `--conf-file=${written.dnsmasqConf}`],
         stderr: "piped",
       }).output();
       assert(success, new TextDecoder().decode(stderr));
-      if (dhcp.kind === "proxy") {
-        assertMatch(await Deno.readTextFile(written.dnsmasqConf), /^dhcp-range=10\.0\.0\.0,proxy$/m);
-      }
+      const conf = await Deno.readTextFile(written.dnsmasqConf);
+      if (dhcp.kind === "proxy") assertMatch(conf, /^dhcp-range=10\.0\.0\.0,proxy$/m);
+      else assertMatch(conf, /^enable-ra\ndhcp-range=::,constructor:kadbr-test,ra-only$/m);
     }
   },
 });
