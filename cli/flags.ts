@@ -254,6 +254,11 @@ export const NETBOOT: CommandSpec = {
     },
     { name: "server", value: "HOST[:PORT]", help: "init: the `kad serve` nodes join" },
     { name: "layout", value: "FILE", help: "init: sfdisk layout (`sfdisk --dump` of the source's disk)" },
+    {
+      name: "layout-from",
+      value: "DEVICE",
+      help: "init: capture the layout from this disk (or image) with sfdisk --dump, minus its ids",
+    },
     { name: "nodes", value: "FILE", help: "init: per-node lines `MAC HOSTNAME [ADDRESS/PREFIX [GATEWAY]]`" },
     { name: "hooks", value: "DIR", help: "init: post-install scripts run in a chroot of the new system" },
     { name: "disk", value: "DEV", help: "init: the disk nodes install on (default: their first disk)" },

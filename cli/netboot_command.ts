@@ -91,7 +91,7 @@ async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {
     dhcp,
     kernel: join(boot, "vmlinuz"),
     initrd: join(boot, "initrd.img"),
-    layout: str(flags, "layout"),
+    layout: layoutSource(str(flags, "layout"), str(flags, "layout-from")),
     nodes: str(flags, "nodes"),
     hooksDir: str(flags, "hooks"),
     console: str(flags, "console"),
@@ -119,6 +119,15 @@ async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {
     );
   }
   return 0;
+}
+
+function layoutSource(file: string | undefined, device: string | undefined) {
+  if (file !== undefined && device !== undefined) {
+    throw new UsageError("Give only one of --layout FILE and --layout-from DEVICE", "netboot");
+  }
+  if (file !== undefined) return { file };
+  if (device !== undefined) return { device };
+  return undefined;
 }
 
 function dhcpMode(range: string | undefined, proxy: string | undefined): DhcpMode {

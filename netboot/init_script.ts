@@ -198,6 +198,14 @@ if [ "$KAD_SINK" = dir ]; then
     { cat /tmp/hosts; echo "127.0.1.1 $KAD_NODE kad-host"; } > $T/etc/hosts
   fi
   echo "UUID=$KAD_ROOT_UUID / $KAD_FS defaults 0 1" > $T/etc/fstab
+  # the nodes file's address, for systemd-networkd, matched by MAC (interface names change after boot)
+  if [ -n "$KAD_ADDRESS" ] && [ -d $T/etc/systemd/network ]; then
+    {
+      echo "[Match]"; echo "MACAddress=$KAD_MAC"; echo
+      echo "[Network]"; echo "Address=$KAD_ADDRESS"
+      [ -n "$KAD_GATEWAY" ] && echo "Gateway=$KAD_GATEWAY"
+    } > $T/etc/systemd/network/10-kad.network
+  fi
   # a fresh machine-id (systemd makes one at first boot from an empty file) and fresh SSH host keys
   [ -e $T/etc/machine-id ] && : > $T/etc/machine-id
   rm -f $T/var/lib/dbus/machine-id $T/etc/ssh/ssh_host_*

@@ -19,6 +19,7 @@
 import { join } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
 import { runTool } from "./host_tool.ts";
+import { captureLayout } from "./disk_layout.ts";
 
 /** How nodes get their addresses. */
 export type DhcpMode =
@@ -42,8 +43,8 @@ export interface NetbootTreeOptions {
    * `nodes` and `hooks` are set from the files below.
    */
   params: Record<string, string>;
-  /** The sfdisk layout, served as layout.sfdisk. */
-  layout?: string;
+  /** The sfdisk layout served as layout.sfdisk: a file, or captured from a disk (see disk_layout.ts). */
+  layout?: { file: string } | { device: string };
   /** The per-node parameter file, served as nodes.conf. */
   nodes?: string;
   /** A directory of hook scripts, served packed as hooks.tar. */
@@ -139,7 +140,9 @@ export async function writeNetbootTree(options: NetbootTreeOptions): Promise<Net
   await copy(options.initrd, join(tftp, "initrd.img"), "initramfs");
   const params = { ...options.params };
   if (options.layout !== undefined) {
-    await copy(options.layout, join(tftp, "layout.sfdisk"), "layout");
+    const target = join(tftp, "layout.sfdisk");
+    if ("file" in options.layout) await copy(options.layout.file, target, "layout");
+    else await Deno.writeTextFile(target, await captureLayout(options.layout.device));
     params.layout = "layout.sfdisk";
   }
   if (options.nodes !== undefined) {

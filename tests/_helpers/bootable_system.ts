@@ -78,7 +78,18 @@ export async function writeBootableSystem(root: string, cacheDir: string): Promi
     initramfs.addText("etc/modules", moduleNames(selection).join("\n") + "\n");
     initramfs.addText("init", CLONE_INITRAMFS_INIT, 0o755);
 
-    for (const dir of ["bin", "sbin", "boot/extlinux", "etc", "proc", "sys", "dev", "tmp", "usr/bin"]) {
+    const dirs = [
+      "bin",
+      "sbin",
+      "boot/extlinux",
+      "etc/systemd/network",
+      "proc",
+      "sys",
+      "dev",
+      "tmp",
+      "usr/bin",
+    ];
+    for (const dir of dirs) {
       await Deno.mkdir(join(root, dir), { recursive: true });
     }
     await Deno.copyFile(busybox, join(root, "bin/busybox"));

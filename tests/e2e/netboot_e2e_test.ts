@@ -24,8 +24,8 @@ const ADDRESS = "10.78.0.1";
 /** A unique local IPv6 address: dnsmasq builds its router adverts' prefix from it (--ipv6-ra). */
 const ADDRESS6 = "fd4b:6164:78::1";
 const VMS = [
-  { name: "vm-one", mac: "52:54:00:78:00:01", tap: "kadtap-e2e1" },
-  { name: "vm-two", mac: "52:54:00:78:00:02", tap: "kadtap-e2e2" },
+  { name: "vm-one", mac: "52:54:00:78:00:01", tap: "kadtap-e2e1", address: "10.78.0.11/24 10.78.0.1" },
+  { name: "vm-two", mac: "52:54:00:78:00:02", tap: "kadtap-e2e2", address: "" },
 ];
 
 function missing(): string | null {
@@ -130,7 +130,7 @@ Deno.test({
       );
       await Deno.writeTextFile(
         join(work, "nodes.conf"),
-        VMS.map((v) => `${v.mac} ${v.name}`).join("\n") + "\n",
+        VMS.map((v) => `${v.mac} ${v.name} ${v.address}`.trimEnd()).join("\n") + "\n",
       );
       const server = new KadServer(
         variant,
@@ -234,6 +234,13 @@ Deno.test({
         );
         assertEquals((await readFromDisk(disks[i], "/etc/hostname")).trim(), vm.name);
         assertEquals(await readFromDisk(disks[i], "/etc/motd"), "cloned by kad\n");
+        const network = await readFromDisk(disks[i], "/etc/systemd/network/10-kad.network");
+        if (vm.address) {
+          assertEquals(
+            network,
+            `[Match]\nMACAddress=${vm.mac}\n\n[Network]\nAddress=10.78.0.11/24\nGateway=10.78.0.1\n`,
+          );
+        } else assertEquals(network, "", "no address in the nodes file: no network file");
       }
     } finally {
       for (const child of children) {

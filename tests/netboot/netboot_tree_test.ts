@@ -27,7 +27,7 @@ async function tree(
     dhcp,
     kernel: join(dir, "vmlinuz"),
     initrd: join(dir, "initrd.img"),
-    layout: join(dir, "layout"),
+    layout: { file: join(dir, "layout") },
     params: { server: "10.0.0.1:9997", token: "t0123456789abcdef", disk: "" },
     routerAdverts,
   });
