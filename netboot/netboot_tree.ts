@@ -68,9 +68,10 @@ export interface NetbootTree {
   pxeLoaders: string[];
 }
 
-/** Where Debian's packages keep the loaders for plain PXE ROMs. */
+/** Where Debian's packages keep the loaders for plain PXE ROMs (BIOS and UEFI). */
 const PXE_LOADERS: [string, string][] = [
   ["/usr/lib/ipxe/undionly.kpxe", "undionly.kpxe"],
+  ["/usr/lib/ipxe/ipxe.efi", "ipxe.efi"],
   ["/usr/lib/PXELINUX/pxelinux.0", "pxelinux.0"],
   ["/usr/lib/syslinux/modules/bios/ldlinux.c32", "ldlinux.c32"],
 ];
@@ -100,19 +101,32 @@ export function dnsmasqConfig(options: NetbootTreeOptions, tftpRoot: string, loa
     `tftp-root=${tftpRoot}`,
     "dhcp-match=set:ipxe,175",
   ];
-  const chain = loaders.includes("undionly.kpxe")
+  // PXE ROMs that are not iPXE chain-load iPXE (BIOS: undionly.kpxe, UEFI: ipxe.efi) or PXELINUX
+  const bios = loaders.includes("undionly.kpxe")
     ? "undionly.kpxe"
     : loaders.includes("pxelinux.0")
     ? "pxelinux.0"
     : null;
+  const uefi = loaders.includes("ipxe.efi") ? "ipxe.efi" : null;
+  // UEFI firmware says so in DHCP option 93: 7 (EFI byte code), 9 (EFI x86-64)
+  if (uefi) {
+    lines.push("dhcp-match=set:efi64,option:client-arch,7", "dhcp-match=set:efi64,option:client-arch,9");
+  }
   if (options.dhcp.kind === "range") {
     lines.push(`dhcp-range=${options.dhcp.start},${options.dhcp.end},${options.dhcp.lease ?? "1h"}`);
     lines.push("dhcp-boot=tag:ipxe,boot.ipxe");
-    if (chain) lines.push(`dhcp-boot=tag:!ipxe,${chain}`);
+    if (uefi) lines.push(`dhcp-boot=tag:!ipxe,tag:efi64,${uefi}`);
+    if (bios) lines.push(`dhcp-boot=tag:!ipxe,${uefi ? "tag:!efi64," : ""}${bios}`);
   } else {
     lines.push(`dhcp-range=${options.dhcp.subnet},proxy`);
     lines.push("dhcp-boot=tag:ipxe,boot.ipxe");
-    if (chain) lines.push(`pxe-service=tag:!ipxe,x86PC,"kad deploy",${chain.replace(/\.0$/, "")}`);
+    // a basename with its suffix is fetched as named; pxelinux gets the PXE layer suffix .0 back
+    if (bios) lines.push(`pxe-service=tag:!ipxe,x86PC,"kad deploy",${bios.replace(/\.0$/, "")}`);
+    if (uefi) {
+      for (const csa of ["BC_EFI", "x86-64_EFI"]) {
+        lines.push(`pxe-service=tag:!ipxe,${csa},"kad deploy",${uefi}`);
+      }
+    }
   }
   if (options.routerAdverts) {
     // stateless: a prefix built from the interface's own address, no DHCPv6

@@ -7,7 +7,7 @@ import {
   UDHCPC_SCRIPT,
 } from "../../netboot/init_script.ts";
 import { parsePhaseLine } from "../../lib/node/post_install.ts";
-import { kernelCommandLine, writeNetbootTree } from "../../netboot/netboot_tree.ts";
+import { dnsmasqConfig, kernelCommandLine, writeNetbootTree } from "../../netboot/netboot_tree.ts";
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "../_helpers/assert.ts";
 import { hasCommand } from "../_helpers/host_tools.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
@@ -117,4 +117,44 @@ Deno.test("netboot post-install: node 2 of 3 with a 3 s reboot window waits 2 s,
     "powering-off",
   ]);
   assert(performance.now() - started >= 2000, "it waited its turn");
+});
+
+Deno.test({
+  name:
+    "netboot tree: PXE ROMs that are not iPXE chain-load undionly.kpxe (BIOS) or ipxe.efi (UEFI, option 93); dnsmasq accepts it",
+  ignore: !hasDnsmasq,
+  fn: async () => {
+    await using dir = await tempDir();
+    const loaders = ["undionly.kpxe", "ipxe.efi"];
+    const base = {
+      dir: dir.path,
+      interface: "kadbr-test",
+      kernel: "",
+      initrd: "",
+      params: {},
+    };
+    const range = dnsmasqConfig(
+      { ...base, dhcp: { kind: "range", start: "10.0.0.100", end: "10.0.0.200" } },
+      dir.path,
+      loaders,
+    );
+    assertMatch(
+      range,
+      /^dhcp-match=set:efi64,option:client-arch,7\ndhcp-match=set:efi64,option:client-arch,9$/m,
+    );
+    assertMatch(range, /^dhcp-boot=tag:ipxe,boot\.ipxe\ndhcp-boot=tag:!ipxe,tag:efi64,ipxe\.efi\n/m);
+    assertMatch(range, /^dhcp-boot=tag:!ipxe,tag:!efi64,undionly\.kpxe$/m);
+    const proxy = dnsmasqConfig({ ...base, dhcp: { kind: "proxy", subnet: "10.0.0.0" } }, dir.path, loaders);
+    assertMatch(proxy, /^pxe-service=tag:!ipxe,x86PC,"kad deploy",undionly\.kpxe$/m);
+    assertMatch(proxy, /^pxe-service=tag:!ipxe,x86-64_EFI,"kad deploy",ipxe\.efi$/m);
+    for (const conf of [range, proxy]) {
+      const file = join(dir.path, "dnsmasq.conf");
+      await Deno.writeTextFile(file, conf);
+      const { success, stderr } = await new Deno.Command("dnsmasq", {
+        args: ["--test", `--conf-file=${file}`],
+        stderr: "piped",
+      }).output();
+      assert(success, new TextDecoder().decode(stderr));
+    }
+  },
 });
