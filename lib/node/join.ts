@@ -74,7 +74,7 @@ export interface JoinOptions extends RingGeometry {
   connectTimeoutMs?: number;
   /** Leave the stream when the local sink fails, instead of relaying on (the default). */
   abortOnSinkError?: boolean;
-  /** Phases the node went through before it joined (`--phase`), told to the server once accepted. */
+  /** Phases the node went through before it joined (`--phase`), told to the server in HELLO. */
   phases?: readonly PhaseNote[];
   /**
    * A command run once the copy is verified and in place (`--post-install`); the phases it prints
@@ -383,7 +383,11 @@ class NodeRun {
       await tell(
         POST_INSTALL_PHASE,
         error === null,
-        error === null ? `finished in ${seconds} s` : `${error.code}: ${error.message}`,
+        error === null
+          ? `finished in ${seconds} s`
+          : error.code === "POST"
+          ? error.message
+          : `${error.code}: ${error.message}`,
         true,
       );
       return error;
