@@ -159,7 +159,7 @@ export type {
   WireError,
 } from "./lib/protocol/messages.ts";
 export { decodeMessage, frameName, POST_INSTALL_FEATURE } from "./lib/protocol/messages.ts";
-export { checkToken, generateToken, MIN_TOKEN_LENGTH } from "./lib/security/join_token.ts";
+export { checkToken, generateToken, MIN_TOKEN_LENGTH, TOKEN_ENV } from "./lib/security/join_token.ts";
 export { FrameAuth } from "./lib/security/frame_mac.ts";
 export { checkServerTls, readPem, type ServerTls, type TlsIdentity, type TlsTrust } from "./lib/net/tls.ts";
 export { type CompareOptions, compareTrees, type TreeDifference } from "./lib/verify/tree_compare.ts";

@@ -6,11 +6,10 @@
  */
 
 import { ConfigError } from "../lib/errors.ts";
-import { checkToken, generateToken } from "../lib/security/join_token.ts";
+import { checkToken, generateToken, TOKEN_ENV } from "../lib/security/join_token.ts";
 import { type ParsedFlags, str, UsageError } from "./flags.ts";
 
-/** The environment variable holding the join token. */
-export const TOKEN_ENV = "KAD_TOKEN";
+export { TOKEN_ENV };
 
 /** The token a command runs with. */
 export interface TokenChoice {

@@ -2,7 +2,8 @@
  * A node's post-install step (`kad join --post-install CMD`): a shell command run once the copy is
  * verified and in place, with `KAD_*` variables saying where the node sits. Lines it prints as
  * `kad-phase: NAME [DETAIL]` are phases for the server's report; its exit status decides whether
- * the node ends ok. Standard error is merged into its output, which the node echoes.
+ * the node ends ok. Standard error is merged into its output, which the node echoes. The join token
+ * (`KAD_TOKEN`) is not passed on.
  *
  * @module
  */
@@ -10,6 +11,7 @@
 import { describeError, KadError } from "../errors.ts";
 import { ChildProcess } from "../process/child_process.ts";
 import type { WireError } from "../protocol/messages.ts";
+import { TOKEN_ENV } from "../security/join_token.ts";
 import { clipDetail, PHASE_NAME, type PhaseNote } from "../report/phase.ts";
 
 /** What to run. */
@@ -61,6 +63,8 @@ export async function runPostInstall(
       stdin: "null",
       stdout: "piped",
       env: hooks.env,
+      // the step has no business with the join token
+      withheldEnv: [TOKEN_ENV],
     });
   } catch (error) {
     return { code: "POST", message: describeError(error) };

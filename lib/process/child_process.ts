@@ -28,6 +28,8 @@ export interface ChildSpec {
   readonly cwd?: string;
   /** Variables added to the inherited environment. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Inherited variables the child must not see (secrets). */
+  readonly withheldEnv?: readonly string[];
   /** Exit codes that count as success (default [0]). */
   readonly okExitCodes?: readonly number[];
 }
@@ -61,7 +63,7 @@ export class ChildProcess {
       const child = new Deno.Command(spec.program, {
         args: [...spec.args],
         cwd: spec.cwd,
-        env: spec.env ? { ...spec.env } : undefined,
+        ...childEnvironment(spec),
         stdin: spec.stdin,
         stdout: spec.stdout,
         stderr: "piped",
@@ -144,4 +146,12 @@ export class ChildProcess {
       // stderr closed with the process
     }
   }
+}
+
+/** The environment options of Deno.Command for `spec`. */
+function childEnvironment(spec: ChildSpec): { env?: Record<string, string>; clearEnv?: boolean } {
+  if (!spec.withheldEnv?.length) return spec.env ? { env: { ...spec.env } } : {};
+  const env = Deno.env.toObject();
+  for (const name of spec.withheldEnv) delete env[name];
+  return { env: { ...env, ...spec.env }, clearEnv: true };
 }

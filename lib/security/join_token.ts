@@ -12,6 +12,9 @@ import { deriveKey } from "./key_derivation.ts";
 /** Shortest token accepted from a user: a guessable token would let anyone record a handshake and guess it offline. */
 export const MIN_TOKEN_LENGTH = 16;
 
+/** The environment variable that hands a node or server its join token. */
+export const TOKEN_ENV = "KAD_TOKEN";
+
 /** Bytes of randomness in a generated token (192 bits, 32 base64url characters). */
 const GENERATED_TOKEN_BYTES = 24;
 

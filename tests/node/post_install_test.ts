@@ -74,3 +74,20 @@ Deno.test("post-install: an overlong line is split, nothing is lost, output with
   assertEquals(r.lines.map((l) => l.length), [4096, 4096, 1812]);
   assert(r.lines.join("") === "x".repeat(10000) + "tail", "every byte arrives, in order");
 });
+
+Deno.test("post-install: the join token in KAD_TOKEN is not passed on; other variables are", async () => {
+  Deno.env.set("KAD_TOKEN", "secret-token-0123456789");
+  Deno.env.set("KAD_TEST_INHERITED", "yes");
+  try {
+    const r = recorder({ KAD_NODE: "n1" });
+    const error = await runPostInstall({
+      command: 'echo "token=${KAD_TOKEN:-none} inherited=$KAD_TEST_INHERITED node=$KAD_NODE"',
+      timeoutMs: 10_000,
+    }, r.hooks);
+    assertEquals(error, null);
+    assertEquals(r.lines, ["token=none inherited=yes node=n1"]);
+  } finally {
+    Deno.env.delete("KAD_TOKEN");
+    Deno.env.delete("KAD_TEST_INHERITED");
+  }
+});
