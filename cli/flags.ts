@@ -253,6 +253,13 @@ export const NETBOOT: CommandSpec = {
         "init: send IPv6 router adverts on IF (give IF an IPv6 address): iPXE stops waiting ~13 s for a router",
     },
     { name: "server", value: "HOST[:PORT]", help: "init: the `kad serve` nodes join" },
+    {
+      name: "tftp",
+      value: "HOST",
+      help:
+        "init: where nodes fetch the layout, nodes file and hooks (default: the DHCP server; --server's host " +
+        "with --proxy-dhcp)",
+    },
     { name: "layout", value: "FILE", help: "init: sfdisk layout (`sfdisk --dump` of the source's disk)" },
     {
       name: "layout-from",

@@ -9,7 +9,8 @@ import { dirname, join } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
 import { buildInitrd, type KadPayload } from "../netboot/initrd_builder.ts";
 import { type DhcpMode, writeNetbootTree } from "../netboot/netboot_tree.ts";
-import { int, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
+import { hostPort, int, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
+import { DEFAULT_PORT } from "./join_command.ts";
 import { tokenChoice } from "./join_token_option.ts";
 import { KAD_PERMISSIONS, selfCommand } from "./self_exec.ts";
 import { stderrOut, stdoutOut } from "./terminal.ts";
@@ -106,6 +107,9 @@ async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {
       bootloader: choice("bootloader", ["none", "extlinux", "grub"], "none"),
       done: choice("done", ["reboot", "poweroff", "shell"], "reboot"),
       reboot_window: String(seconds(flags, "reboot-window", "netboot") ?? 0),
+      // with proxy-DHCP the lease comes from another server: files are fetched from kad's host
+      tftp: str(flags, "tftp") ??
+        (dhcp.kind === "proxy" ? hostPort(server, DEFAULT_PORT, "netboot").host : ""),
     },
   });
   const out = stdoutOut();

@@ -118,9 +118,12 @@ export function dnsmasqConfig(options: NetbootTreeOptions, tftpRoot: string, loa
     if (uefi) lines.push(`dhcp-boot=tag:!ipxe,tag:efi64,${uefi}`);
     if (bios) lines.push(`dhcp-boot=tag:!ipxe,${uefi ? "tag:!efi64," : ""}${bios}`);
   } else {
+    // proxy-DHCP answers with PXE boot services only (no dhcp-boot): iPXE gets the script, other
+    // ROMs a loader. A basename with its suffix is fetched as named; pxelinux gets its .0 back.
     lines.push(`dhcp-range=${options.dhcp.subnet},proxy`);
-    lines.push("dhcp-boot=tag:ipxe,boot.ipxe");
-    // a basename with its suffix is fetched as named; pxelinux gets the PXE layer suffix .0 back
+    for (const csa of ["x86PC", ...(uefi ? ["BC_EFI", "x86-64_EFI"] : [])]) {
+      lines.push(`pxe-service=tag:ipxe,${csa},"kad deploy",boot.ipxe`);
+    }
     if (bios) lines.push(`pxe-service=tag:!ipxe,x86PC,"kad deploy",${bios.replace(/\.0$/, "")}`);
     if (uefi) {
       for (const csa of ["BC_EFI", "x86-64_EFI"]) {

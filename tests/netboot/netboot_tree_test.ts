@@ -145,6 +145,9 @@ Deno.test({
     assertMatch(range, /^dhcp-boot=tag:ipxe,boot\.ipxe\ndhcp-boot=tag:!ipxe,tag:efi64,ipxe\.efi\n/m);
     assertMatch(range, /^dhcp-boot=tag:!ipxe,tag:!efi64,undionly\.kpxe$/m);
     const proxy = dnsmasqConfig({ ...base, dhcp: { kind: "proxy", subnet: "10.0.0.0" } }, dir.path, loaders);
+    assertMatch(proxy, /^pxe-service=tag:ipxe,x86PC,"kad deploy",boot\.ipxe$/m);
+    assertMatch(proxy, /^pxe-service=tag:ipxe,x86-64_EFI,"kad deploy",boot\.ipxe$/m);
+    assert(!/^dhcp-boot=/m.test(proxy), "proxy-DHCP sends no dhcp-boot");
     assertMatch(proxy, /^pxe-service=tag:!ipxe,x86PC,"kad deploy",undionly\.kpxe$/m);
     assertMatch(proxy, /^pxe-service=tag:!ipxe,x86-64_EFI,"kad deploy",ipxe\.efi$/m);
     for (const conf of [range, proxy]) {
