@@ -223,6 +223,9 @@ if [ "$KAD_SINK" = dir ]; then
       dd if=$T/usr/lib/EXTLINUX/$MBR of="$KAD_DISK" bs=440 count=1 conv=notrunc 2>/dev/null || fail "boot code $MBR onto $KAD_DISK"
       ;;
     grub)
+      # update-grub names the root by UUID only when udev's link exists; there is no udev here
+      mkdir -p /dev/disk/by-uuid
+      ln -sf "$KAD_ROOT" "/dev/disk/by-uuid/$KAD_ROOT_UUID"
       chroot $T grub-install "$KAD_DISK" >/tmp/grub.log 2>&1 || { cat /tmp/grub.log; fail "grub-install $KAD_DISK"; }
       chroot $T update-grub >/tmp/grub.log 2>&1 || { cat /tmp/grub.log; fail "update-grub"; }
       ;;

@@ -209,7 +209,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "netboot e2e: proxy-DHCP — another server leases the address, kad's dnsmasq only adds the boot information; the node installs",
+    "netboot e2e: proxy-DHCP — another server leases the address, kad's dnsmasq adds the boot information; the node installs grub and boots its clone",
   ignore: reason !== null,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -234,14 +234,16 @@ Deno.test({
     ], site);
     const boot = await buildDeployKit(variant, work);
     const source = join(work, "source");
-    await Deno.mkdir(join(source, "etc"), { recursive: true });
-    await Deno.writeTextFile(join(source, "etc/motd"), "cloned through proxy-DHCP\n");
+    await Deno.mkdir(source);
+    await writeBootableSystem(source, PACKAGE_CACHE, "grub");
     await Deno.writeTextFile(join(work, "layout.sfdisk"), LAYOUT);
+    await Deno.writeTextFile(join(work, "nodes.conf"), `${vm.mac} ${vm.name}\n`);
     const server = serve(source, 1);
     const port = await server.port;
     const conf = await netbootInit(variant, join(work, "tree"), [
       ...["--boot", boot, "--interface", BRIDGE, "--proxy-dhcp", "10.78.0.0"],
-      ...["--server", `${ADDRESS}:${port}`, "--layout", join(work, "layout.sfdisk"), "--done", "poweroff"],
+      ...["--server", `${ADDRESS}:${port}`, "--layout", join(work, "layout.sfdisk")],
+      ...["--nodes", join(work, "nodes.conf"), "--bootloader", "grub", "--done", "reboot"],
     ]);
     const proxyLog = join(work, "dnsmasq.log");
     lab.start("dnsmasq", ["--no-daemon", `--conf-file=${conf}`, `--log-facility=${proxyLog}`]);
@@ -250,10 +252,19 @@ Deno.test({
     const served = await server.result(120_000);
     assertEquals(served.code, 0, `${served.stderr}\n${consoleTail(install)}`);
     assertEquals(served.report!.nodes.map((n) => n.phases.at(-1)?.phase), ["post-install"]);
-    assertMatch(install, /kad-phase: powering-off/, consoleTail(install));
+    assertMatch(install, /kad-phase: rebooting/, consoleTail(install));
     assertMatch(install, /network up: \S+ \S+ 10\.78\.0\.5\d /, "the lease came from the site's server");
     assertMatch(await Deno.readTextFile(siteLog), /DHCPACK\(eth0\) 10\.78\.0\.5\d/);
     assertMatch(await Deno.readTextFile(proxyLog), /proxy/i);
-    assertEquals(await readFromDisk(disk, "/etc/motd"), "cloned through proxy-DHCP\n");
+    // grub-install and update-grub ran in the clone: it boots from its disk, its root named by UUID
+    const uuid = /^UUID=([0-9a-f-]{36}) /m.exec(await readFromDisk(disk, "/etc/fstab"))?.[1];
+    assert(uuid);
+    const booted = await lab.runVm(disk, ["-boot", "c", "-nic", "none"], 200);
+    assertMatch(
+      booted,
+      new RegExp(`${CLONE_BANNER} ${vm.name} booted from disk: root /dev/vda1, root=UUID=${uuid}`),
+      consoleTail(booted),
+    );
+    assertMatch(await readFromDisk(disk, "/boot/grub/grub.cfg"), new RegExp(`root=UUID=${uuid}`));
   },
 });
