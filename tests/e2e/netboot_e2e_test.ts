@@ -148,7 +148,7 @@ Deno.test({
       VMS.map((vm, i) => lab.runVm(disks[i], [...vm.firmware, ...NETWORK_BOOT, ...nic(vm)])),
     );
     const served = await server.result(120_000);
-    assertEquals(served.code, 0, served.stderr);
+    assertEquals(served.code, 0, [served.stderr, ...installs.map(consoleTail)].join("\n"));
     const report = served.report!;
     assertEquals(report.nodes.map((n) => [n.name, n.status]), [["vm-one", "ok"], ["vm-two", "ok"]]);
     for (const node of report.nodes) {
