@@ -35,9 +35,9 @@ export class NodeSession {
   lost: WireError | null = null;
   /**
    * Its post-install step: "none" when it runs none (or its stream failed), "running" from its
-   * REPORT to the step's last phase, then "ok" or "failed" (see {@link postInstallError}).
+   * REPORT to the step's last phase, then "ended" (failed when {@link postInstallError} is set).
    */
-  postInstall: "none" | "running" | "ok" | "failed" = "none";
+  postInstall: "none" | "running" | "ended" = "none";
   /** Why the post-install step failed (code `POST`), or null. */
   postInstallError: WireError | null = null;
   /** Its phases, oldest first, at most {@link MAX_PHASES_PER_NODE}. */
@@ -85,12 +85,11 @@ export class NodeSession {
   /** The post-install step ended: with its last phase, or `lost` when the node went away first. */
   endPostInstall(last: { ok: boolean; detail: string } | { lost: string }): void {
     if (this.postInstall !== "running") return;
+    this.postInstall = "ended";
     if ("lost" in last) {
-      this.postInstall = "failed";
       this.postInstallError = { code: "POST", message: `Lost during the post-install step: ${last.lost}` };
-    } else {
-      this.postInstall = last.ok ? "ok" : "failed";
-      this.postInstallError = last.ok ? null : { code: "POST", message: last.detail || POST_INSTALL_PHASE };
+    } else if (!last.ok) {
+      this.postInstallError = { code: "POST", message: last.detail || POST_INSTALL_PHASE };
     }
   }
 }

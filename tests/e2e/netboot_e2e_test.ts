@@ -86,6 +86,21 @@ function consoleTail(console: string): string {
   return console.slice(-3000);
 }
 
+/** A spec with VMs: skipped with the reason when the host cannot run them; `fn` gets a work directory. */
+function vmTest(name: string, fn: (work: string) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: reason !== null,
+    // QEMU and dnsmasq run until the lab closes
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      await using dir = await tempDir("kad-e2e-");
+      await fn(dir.path);
+    },
+  });
+}
+
 /** QEMU arguments of a VM's network card on its tap. */
 function nic(vm: { tap: string; mac: string; nic: string }): string[] {
   return [
@@ -103,15 +118,9 @@ function serve(source: string, nodes: number): KadServer {
   );
 }
 
-Deno.test({
-  name:
-    "netboot e2e: a BIOS and a UEFI VM PXE-boot, partition, join a VM → VM chain, configure, reboot, and boot their clones from disk",
-  ignore: reason !== null,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    await using dir = await tempDir("kad-e2e-");
-    const work = dir.path;
+vmTest(
+  "netboot e2e: a BIOS and a UEFI VM PXE-boot, partition, join a VM → VM chain, configure, reboot, and boot their clones from disk",
+  async (work) => {
     await using lab = await NetbootLab.open(
       BRIDGE,
       [`${ADDRESS}/24`, `${ADDRESS6}/64`],
@@ -205,17 +214,11 @@ Deno.test({
       } else assertEquals(network, "", "no address in the nodes file: no network file");
     }
   },
-});
+);
 
-Deno.test({
-  name:
-    "netboot e2e: proxy-DHCP — another server leases the address, kad's dnsmasq adds the boot information; the node installs grub and boots its clone",
-  ignore: reason !== null,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    await using dir = await tempDir("kad-e2e-");
-    const work = dir.path;
+vmTest(
+  "netboot e2e: proxy-DHCP — another server leases the address, kad's dnsmasq adds the boot information; the node installs grub and boots its clone",
+  async (work) => {
     const vm = VMS[0];
     await using lab = await NetbootLab.open(BRIDGE, [`${ADDRESS}/24`], [vm.tap]);
     // the site's own DHCP server, in a namespace on the same network: addresses, no boot information
@@ -267,4 +270,4 @@ Deno.test({
     );
     assertMatch(await readFromDisk(disk, "/boot/grub/grub.cfg"), new RegExp(`root=UUID=${uuid}`));
   },
-});
+);
