@@ -46,6 +46,7 @@ export {
   type ServeProgress,
   Server,
 } from "./lib/server/serve.ts";
+export type { Refusal } from "./lib/server/admission.ts";
 export type { StartTrigger } from "./lib/server/start_trigger.ts";
 export { join, type JoinEvent, type JoinOptions, type JoinResult } from "./lib/node/join.ts";
 export {
@@ -154,6 +155,8 @@ export type {
   ProgressMessage,
   ProofMessage,
   ReportMessage,
+  StreamInfo,
+  StreamKind,
   TlsLinkCertMessage,
   UpstreamLostMessage,
   WireError,

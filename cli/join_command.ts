@@ -32,7 +32,9 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
   const out = stdoutOut();
   const progress = new ProgressLine(err);
   const interrupt = interruptSignal();
-  const name = str(flags, "name") ?? Deno.hostname();
+  const chosenName = str(flags, "name");
+  if (chosenName !== undefined) checkNodeName(chosenName);
+  const name = chosenName ?? Deno.hostname();
   const { token } = await tokenChoice(flags, "join", "node");
   const tls = await nodeTls(flags, "join");
   if (token === null) err.write(INSECURE_WARNING + "\n");
@@ -42,9 +44,12 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
     const result = await join({
       server: hostPort(serverFlag, DEFAULT_PORT, "join"),
       name,
+      renameIfTaken: chosenName === undefined,
       token,
       tls,
       sink,
+      raw: rawFlag(flags, sink),
+      waitServerMs: waitServer(flags),
       listen: hostPort(str(flags, "listen") ?? "0.0.0.0:0", 0, "join"),
       ...advertised(str(flags, "advertise")),
       timeoutMs: (seconds(flags, "timeout", "join") ?? 30) * 1000,
@@ -65,7 +70,7 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
           }));
           return;
         }
-        const text = describe(event, name);
+        const text = describe(event);
         if (text) {
           progress.clear();
           err.write(text + "\n");
@@ -73,10 +78,50 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
       },
     });
     progress.clear();
-    return result.status === "ok" ? 0 : 1;
+    return interrupt.exitCode ?? (result.status === "ok" ? 0 : 1);
+  } catch (error) {
+    if (interrupt.exitCode === null) throw error;
+    progress.clear();
+    err.write(`kad: interrupted: ${describeError(error)}\n`);
+    return interrupt.exitCode;
   } finally {
     interrupt.dispose();
   }
+}
+
+/** A name the operator gave: one line, at most 255 characters (the protocol's limit). */
+function checkNodeName(name: string): void {
+  const control = [...name].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+  if (name === "" || name.length > 255 || control) {
+    throw new UsageError(
+      "Option --name takes 1 to 255 characters without control characters (newlines, tabs)",
+      "join",
+    );
+  }
+}
+
+/** `--raw`: only meaningful for sinks that store bytes. */
+function rawFlag(flags: ParsedFlags, sink: SinkSpec): boolean {
+  if (flags.raw !== true) return false;
+  if (sink.kind !== "dd" && sink.kind !== "file") {
+    throw new UsageError("--raw is for --dd and --out: it stores a tar stream's bytes as they are", "join");
+  }
+  return true;
+}
+
+/** `--wait-server S` in milliseconds: how long to wait for a server that is not up (default: forever). */
+function waitServer(flags: ParsedFlags): number {
+  return str(flags, "wait-server") === undefined ? Infinity : waitServerSeconds(flags) * 1000;
+}
+
+/** `--wait-server S`: seconds >= 0 (0: do not wait). */
+export function waitServerSeconds(flags: ParsedFlags, command = "join"): number {
+  const value = str(flags, "wait-server") ?? "";
+  const s = Number(value);
+  if (value.trim() === "" || !Number.isFinite(s) || s < 0) {
+    throw new UsageError(`Option --wait-server takes seconds >= 0, got "${value}"`, command);
+  }
+  return s;
 }
 
 /** `--phase NAME[:DETAIL]`, repeated: phases before the join. */
@@ -135,17 +180,22 @@ function eventBody(event: JoinEvent): Record<string, unknown> {
   return body;
 }
 
-function describe(event: JoinEvent, name: string): string {
+function describe(event: JoinEvent): string {
   switch (event.type) {
     case "listening":
       return "";
-    case "joined":
-      return `kad: ${name} joined (node #${event.joinIndex + 1}); waiting for the start`;
+    case "waiting":
+      return `kad: waiting for kad serve at ${event.server}… (${event.seconds} s; ${event.reason})`;
+    case "joined": {
+      const renamed = event.renamedFrom === null
+        ? ""
+        : `; the name ${event.renamedFrom} was taken, so this node is ${event.name} (--name to choose one)`;
+      return `kad: ${event.name} joined (node #${event.joinIndex + 1})${renamed}; ` +
+        `waiting for the start of ${event.stream.description}`;
+    }
     case "planned": {
       const to = event.children.length ? event.children.join(", ") : "nobody (tail)";
-      return `kad: position ${
-        event.position + 1
-      } of ${event.nodeCount}: from ${event.upstream}, relaying to ${to}`;
+      return `kad: position ${event.position} of ${event.nodeCount}: from ${event.upstream}, relaying to ${to}`;
     }
     case "progress":
       return "";

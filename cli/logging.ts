@@ -1,15 +1,20 @@
 /**
- * Sends the engine's log records to stderr when --verbose is given.
+ * Sends the engine's log records to stderr: debug records with --verbose, warnings otherwise.
+ * The records are written synchronously, like every other stderr line, so none is lost at exit
+ * and none lands inside a progress line.
  *
  * @module
  */
 
-import { configure, getStreamSink } from "@logtape/logtape";
+import { configure, getTextFormatter, type LogRecord } from "@logtape/logtape";
+import { stderrOut } from "./terminal.ts";
 
 /** Configures logging: debug records on stderr with `verbose`, warnings only otherwise. */
 export async function setupLogging(verbose: boolean): Promise<void> {
+  const err = stderrOut();
+  const format = getTextFormatter({ timestamp: "time", category: "." });
   await configure({
-    sinks: { stderr: getStreamSink(Deno.stderr.writable) },
+    sinks: { stderr: (record: LogRecord) => err.write(format(record)) },
     loggers: [
       { category: ["kad"], lowestLevel: verbose ? "debug" : "warning", sinks: ["stderr"] },
       { category: ["logtape", "meta"], lowestLevel: "error", sinks: ["stderr"] },

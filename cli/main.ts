@@ -33,7 +33,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const spec = COMMANDS.find((c) => c.name === name);
   try {
-    if (spec === undefined) throw new UsageError(`Unknown command "${name}"`, "");
+    if (spec === undefined) throw new UsageError(unknownCommand(name), "");
     const { flags, positionals } = parseFlags(spec, rest);
     if (flags.help === true) {
       stdoutOut().write(commandHelp(spec));
@@ -70,6 +70,31 @@ export async function main(args: string[]): Promise<number> {
     if (Deno.env.get("KAD_DEBUG")) console.error(error);
     return 1;
   }
+}
+
+/** "Unknown command", the closest command when one is close, and the list of commands. */
+function unknownCommand(name: string): string {
+  const names = COMMANDS.map((c) => c.name);
+  const closest = names
+    .map((n) => ({ n, d: editDistance(name.toLowerCase(), n) }))
+    .sort((a, b) => a.d - b.d)[0];
+  const hint = closest.d <= Math.max(1, Math.floor(closest.n.length / 3))
+    ? ` Did you mean "${closest.n}"?`
+    : "";
+  return `Unknown command "${name}".${hint} Commands: ${names.join(", ")}`;
+}
+
+/** Levenshtein distance between two short strings. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length];
 }
 
 if (import.meta.main) {

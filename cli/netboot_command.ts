@@ -5,6 +5,7 @@
  * @module
  */
 
+import { waitServerSeconds } from "./join_command.ts";
 import { dirname, join } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
 import { buildInitrd, type KadPayload } from "../netboot/initrd_builder.ts";
@@ -107,6 +108,8 @@ async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {
       bootloader: choice("bootloader", ["none", "extlinux", "grub"], "none"),
       done: choice("done", ["reboot", "poweroff", "shell"], "reboot"),
       reboot_window: String(seconds(flags, "reboot-window", "netboot") ?? 0),
+      // nodes may boot before kad serve runs: they wait for it, forever unless bounded
+      ...(str(flags, "wait-server") === undefined ? {} : { wait_server: String(waitServerSeconds(flags)) }),
       // with proxy-DHCP the lease comes from another server: files are fetched from kad's host
       tftp: str(flags, "tftp") ??
         (dhcp.kind === "proxy" ? hostPort(server, DEFAULT_PORT, "netboot").host : ""),

@@ -35,8 +35,10 @@ export interface ProgressState {
   totalBytes: number | null;
   /** Seconds elapsed. */
   seconds: number;
-  /** Nodes finished. */
+  /** Nodes finished with a verified copy. */
   nodesDone?: number;
+  /** Nodes that failed. */
+  nodesFailed?: number;
   /** Nodes in the deployment. */
   nodeCount?: number;
 }
@@ -54,7 +56,10 @@ export function formatProgress(state: ProgressState): string {
   if (state.totalBytes !== null && rate > 0) {
     parts.push(`ETA ${formatDuration((state.totalBytes - state.bytes) / rate)}`);
   }
-  if (state.nodeCount !== undefined) parts.push(`nodes ${state.nodesDone ?? 0}/${state.nodeCount} done`);
+  if (state.nodeCount !== undefined) {
+    const failed = state.nodesFailed ? `, ${state.nodesFailed} failed` : "";
+    parts.push(`nodes ${state.nodesDone ?? 0}/${state.nodeCount} done${failed}`);
+  }
   return parts.join("  ");
 }
 

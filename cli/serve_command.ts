@@ -79,7 +79,10 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     const reportFile = str(flags, "report");
     if (reportFile) await writeReport(reportFile, report);
     if (!json) out.write(renderReport(report, useColor(out)));
-    return allOk(report) ? 0 : 1;
+    return interrupt.exitCode ?? (allOk(report) ? 0 : 1);
+  } catch (error) {
+    if (interrupt.exitCode !== null) return interrupt.exitCode;
+    throw error;
   } finally {
     interrupt.dispose();
   }
@@ -93,9 +96,21 @@ function sourceSpec(flags: ParsedFlags, positionals: string[]): SourceSpec {
   if ([image, bench, target].filter((v) => v !== undefined).length > 1) {
     throw new UsageError("Give only one source: DIR, --image FILE, --bench SIZE or -", "serve");
   }
-  if (image !== undefined) return { kind: "image", path: image };
+  const sizeFlag = str(flags, "size");
+  const size = sizeFlag === undefined ? undefined : byteSize(sizeFlag, "size", "serve");
+  if (size !== undefined && image === undefined && target !== "-") {
+    throw new UsageError("--size is for --image FILE and - (standard input)", "serve");
+  }
+  const tar = flags.tar === true;
+  if (tar && image === undefined && target !== "-") {
+    throw new UsageError(
+      "--tar is for --image FILE and - (a directory is always streamed as a tar)",
+      "serve",
+    );
+  }
+  if (image !== undefined) return { kind: "image", path: image, size, tar };
   if (bench !== undefined) return { kind: "generated", bytes: byteSize(bench, "bench", "serve") };
-  if (target === "-") return { kind: "stdin" };
+  if (target === "-") return { kind: "stdin", size, tar };
   if (target === undefined) throw new UsageError("Nothing to serve: give DIR, --image FILE or -", "serve");
   const excludes = flags.exclude;
   return {
@@ -124,13 +139,24 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
       ].filter((s) => s).join(", or ");
       return `kad: listening on ${event.host}:${event.port}; starting on ${how}`;
     }
-    case "joined":
-      return `kad: ${event.node.name} joined from ${event.node.address.host}:${event.node.address.port} ` +
-        `(${event.count} node${event.count === 1 ? "" : "s"})`;
+    case "joined": {
+      const renamed = event.renamedFrom === null
+        ? ""
+        : ` (as ${event.node.name}: ${event.renamedFrom} was taken)`;
+      return `kad: ${event.node.name} joined from ${event.node.address.host}:${event.node.address.port}` +
+        `${renamed} (${event.count} node${event.count === 1 ? "" : "s"})`;
+    }
+    case "idle":
+      return `kad: no node has joined yet (${event.seconds} s); start kad join on the nodes (see above)`;
     case "left":
-      return `kad: ${event.name} left before the start (${event.count} nodes)`;
-    case "refused":
-      return `kad: refused ${event.name}: ${event.reason}`;
+      return `kad: ${event.name} left before the start: ${event.reason} (${event.count} nodes)`;
+    case "refused": {
+      const { name, address, reason, untold } = event.refusal;
+      const more = untold > 0
+        ? ` (and ${untold} more refusal${untold === 1 ? "" : "s"} from ${address})`
+        : "";
+      return `kad: refused ${name || "a connection"} from ${address}: ${reason}${more}`;
+    }
     case "planned": {
       const shape = event.plan.fanout === 1 ? "chain" : `${event.plan.fanout}-ary tree`;
       const names = event.plan.nodes.slice(0, 12).map((n) => n.name);
@@ -144,6 +170,7 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
         totalBytes: event.progress.totalBytes,
         seconds: event.progress.seconds,
         nodesDone: event.progress.nodesDone,
+        nodesFailed: event.progress.nodesFailed,
         nodeCount: event.progress.nodeCount,
       });
     case "phase": {
@@ -205,11 +232,19 @@ function jsonEvent(event: ServeEvent, auth: TokenChoice): Record<string, unknown
         ...(auth.generated ? { token: auth.token } : {}),
       };
     case "joined":
-      return { event: "joined", name: event.node.name, address: event.node.address, count: event.count };
+      return {
+        event: "joined",
+        name: event.node.name,
+        address: event.node.address,
+        count: event.count,
+        renamedFrom: event.renamedFrom,
+      };
+    case "idle":
+      return { event: "idle", seconds: event.seconds };
     case "left":
-      return { event: "left", name: event.name, count: event.count };
+      return { event: "left", name: event.name, count: event.count, reason: event.reason };
     case "refused":
-      return { event: "refused", name: event.name, reason: event.reason };
+      return { event: "refused", ...event.refusal };
     case "planned":
       return { event: "planned", fanout: event.plan.fanout, nodes: event.plan.nodes };
     case "progress":

@@ -92,6 +92,31 @@ export class ProtocolError extends KadError {
   }
 }
 
+/** A peer could not be reached: connection refused, no route, no answer to the connection request. */
+export class UnreachableError extends KadError {
+  /** Creates the error (code NNF). */
+  constructor(message: string, options: KadErrorOptions = {}) {
+    super("NNF", message, options);
+    this.name = "UnreachableError";
+  }
+}
+
+/** The peer answered with bytes that are not a kad frame (an HTTP or SSH server, say). */
+export class NotKadError extends ProtocolError {
+  /** Creates the error for the first bytes received. */
+  constructor(message: string, readonly received: Uint8Array, options: KadErrorOptions = {}) {
+    super(message, options);
+    this.name = "NotKadError";
+  }
+
+  /** The bytes received, as printable text ("HTTP/1.1 400 Bad Request"). */
+  get receivedText(): string {
+    let text = "";
+    for (const byte of this.received) text += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : ".";
+    return text.replace(/\.+$/, "");
+  }
+}
+
 /** An ABORT that arrived from upstream (or the server): passed on to children unchanged. */
 export class AbortReceivedError extends KadError {
   /** Creates the error from the received code and message. */

@@ -70,6 +70,8 @@ export class FrameConn {
   readonly #limits: FrameLimits;
   #idleTimeoutMs = 0;
   #readingSince = 0;
+  #watchEveryMs = 0;
+  #lastWatch = 0;
   #timedOut = false;
   #closed = false;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -88,12 +90,19 @@ export class FrameConn {
     return this.#idleTimeoutMs;
   }
 
+  /**
+   * Arms (or disarms, with 0) the idle timeout. The silence is counted from now: a read that has
+   * been waiting since before — a node idle until the start — is not failed for that wait.
+   */
   set idleTimeoutMs(ms: number) {
     this.#idleTimeoutMs = ms;
+    if (this.#readingSince > 0) this.#readingSince = performance.now();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     if (ms > 0 && !this.#closed) {
-      this.#timer = setInterval(() => this.#watch(), Math.max(50, Math.min(1000, ms / 4)));
+      this.#watchEveryMs = Math.max(50, Math.min(1000, ms / 4));
+      this.#lastWatch = performance.now();
+      this.#timer = setInterval(() => this.#watch(), this.#watchEveryMs);
       Deno.unrefTimer(this.#timer);
     }
   }
@@ -103,8 +112,16 @@ export class FrameConn {
     return this.#closed;
   }
 
+  /**
+   * The idle check. Silence is counted only while this process was running: when the check
+   * itself comes late (a CPU-starved machine, a paused process), the delay is not the peer's.
+   */
   #watch(): void {
-    if (this.#readingSince > 0 && performance.now() - this.#readingSince > this.#idleTimeoutMs) {
+    const now = performance.now();
+    const late = now - this.#lastWatch - this.#watchEveryMs;
+    this.#lastWatch = now;
+    if (late > this.#watchEveryMs && this.#readingSince > 0) this.#readingSince += late;
+    if (this.#readingSince > 0 && now - this.#readingSince > this.#idleTimeoutMs) {
       this.#timedOut = true;
       this.close();
     }

@@ -11,7 +11,6 @@
 import { describeError, KadError } from "../errors.ts";
 import { ChildProcess } from "../process/child_process.ts";
 import type { WireError } from "../protocol/messages.ts";
-import { TOKEN_ENV } from "../security/join_token.ts";
 import { clipDetail, PHASE_NAME, type PhaseNote } from "../report/phase.ts";
 
 /** What to run. */
@@ -64,7 +63,6 @@ export async function runPostInstall(
       stdout: "piped",
       env: hooks.env,
       // the step has no business with the join token
-      withheldEnv: [TOKEN_ENV],
     });
   } catch (error) {
     return { code: "POST", message: describeError(error) };

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { TOKEN_ENV } from "../security/join_token.ts";
 import { type ErrorCode, KadError, SubprocessError } from "../errors.ts";
 import { StderrTail } from "./stderr_tail.ts";
 import { withDeadline } from "../time/deadline.ts";
@@ -28,7 +29,7 @@ export interface ChildSpec {
   readonly cwd?: string;
   /** Variables added to the inherited environment. */
   readonly env?: Readonly<Record<string, string>>;
-  /** Inherited variables the child must not see (secrets). */
+  /** Inherited variables the child must not see, besides {@link SECRET_ENV}, which no child sees. */
   readonly withheldEnv?: readonly string[];
   /** Exit codes that count as success (default [0]). */
   readonly okExitCodes?: readonly number[];
@@ -148,10 +149,12 @@ export class ChildProcess {
   }
 }
 
-/** The environment options of Deno.Command for `spec`. */
-function childEnvironment(spec: ChildSpec): { env?: Record<string, string>; clearEnv?: boolean } {
-  if (!spec.withheldEnv?.length) return spec.env ? { env: { ...spec.env } } : {};
+/** Variables holding kad's secrets: no child process (tar, dd, a command, a hook) ever sees them. */
+export const SECRET_ENV: readonly string[] = [TOKEN_ENV];
+
+/** The environment options of Deno.Command for `spec`: inherited, minus every secret, plus `spec.env`. */
+function childEnvironment(spec: ChildSpec): { env: Record<string, string>; clearEnv: true } {
   const env = Deno.env.toObject();
-  for (const name of spec.withheldEnv) delete env[name];
+  for (const name of [...SECRET_ENV, ...spec.withheldEnv ?? []]) delete env[name];
   return { env: { ...env, ...spec.env }, clearEnv: true };
 }

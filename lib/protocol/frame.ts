@@ -12,7 +12,7 @@
  * @module
  */
 
-import { ProtocolError } from "../errors.ts";
+import { NotKadError, ProtocolError } from "../errors.ts";
 
 /** Version of the wire protocol spoken by this build. */
 export const PROTOCOL_VERSION = 1;
@@ -157,7 +157,10 @@ export function decodeHeader(bytes: Uint8Array, limits: FrameLimits = DEFAULT_LI
   const magic = view.getUint8(0);
   if (magic !== FRAME_MAGIC) {
     if (looksLikeTls(bytes)) throw tlsPeerError();
-    throw new ProtocolError(`Peer does not speak the kad protocol: bad magic byte 0x${hex(magic)}`);
+    throw new NotKadError(
+      `Peer does not speak the kad protocol: bad magic byte 0x${hex(magic)}`,
+      bytes.slice(0, FRAME_HEADER_BYTES),
+    );
   }
   const type = view.getUint8(1);
   if (!KNOWN_TYPES.has(type)) throw new ProtocolError(`Unknown frame type 0x${hex(type)}`);

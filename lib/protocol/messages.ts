@@ -30,6 +30,28 @@ export interface LinkPeer extends PeerAddress {
 /** The HELLO feature of a node that runs a post-install step after its REPORT (see {@link PhaseMessage}). */
 export const POST_INSTALL_FEATURE = "post-install";
 
+/**
+ * The HELLO feature of a node whose name is a default (its host name), not one its operator chose:
+ * when the name is taken the server gives it a unique one (`vm-2`) in ACCEPT instead of refusing it.
+ */
+export const RENAME_FEATURE = "rename";
+
+/** The HELLO feature of a node told to store any stream's bytes as they are (`kad join --raw`). */
+export const RAW_FEATURE = "raw";
+
+/** What a stream is: a node whose sink does not fit it is refused before it writes any byte. */
+export type StreamKind = "tar" | "raw";
+
+/** The stream as the server describes it to every node when it accepts it. */
+export interface StreamInfo {
+  /** "tar": an archive of a directory (extract it); "raw": bytes as they are (an image, stdin…). */
+  kind: StreamKind;
+  /** Total bytes when known in advance (images, generated data), else null. */
+  bytes: number | null;
+  /** What is streamed, e.g. "tar of /srv/golden". */
+  description: string;
+}
+
 /** node → server. */
 export interface HelloMessage {
   /** Protocol version the node speaks. */
@@ -40,9 +62,12 @@ export interface HelloMessage {
   dataHost: string;
   /** Port of the node's data listener; 0 on `--tls`, where DATA_PORT announces it later. */
   dataPort: number;
-  /** Kind of local sink (informational). */
+  /** Kind of local sink ("dir", "dd", "file"…): a sink that does not fit the stream is refused. */
   sink: string;
-  /** Optional protocol features of the node: {@link POST_INSTALL_FEATURE} (reserved: "resume"). */
+  /**
+   * Optional protocol features of the node: {@link POST_INSTALL_FEATURE}, {@link RENAME_FEATURE},
+   * {@link RAW_FEATURE} (reserved: "resume").
+   */
   features: string[];
   /** The node's handshake nonce (64 hex digits), or "" for a node run with `--insecure`. */
   nonce: string;
@@ -90,13 +115,17 @@ export interface AcceptMessage {
   deployment: string;
   /** Order of joining, from 0. */
   joinIndex: number;
+  /** The node's name in this deployment: its HELLO name, or a unique one when that was taken. */
+  name: string;
+  /** What the node will receive. */
+  stream: StreamInfo;
 }
 
 /** server → node: where the node sits in the topology. */
 export interface PlanMessage {
   /** Identifier of this deployment. */
   deployment: string;
-  /** Position of the node in the plan, from 0 (0 is fed by the server). */
+  /** Position of the node in the plan, from 1 (1 is fed by the server). */
   position: number;
   /** Number of nodes in the plan. */
   nodeCount: number;
@@ -305,7 +334,15 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
         },
       };
     case FrameType.ACCEPT:
-      return { type, body: { deployment: o.name("deployment"), joinIndex: o.int("joinIndex") } };
+      return {
+        type,
+        body: {
+          deployment: o.name("deployment"),
+          joinIndex: o.int("joinIndex"),
+          name: o.name("name"),
+          stream: o.stream("stream"),
+        },
+      };
     case FrameType.PLAN:
       return {
         type,
@@ -529,6 +566,17 @@ class Fields {
     if (typeof v !== "object" || Array.isArray(v)) this.fail(key);
     const { code, message } = this.error(v as Record<string, unknown>);
     return { code, message };
+  }
+
+  /** A {@link StreamInfo}. */
+  stream(key: string): StreamInfo {
+    const v = this.#o[key];
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(key);
+    const r = v as Record<string, unknown>;
+    const kind = this.text("kind", 8, r);
+    if (kind !== "tar" && kind !== "raw") this.fail(key);
+    const bytes = r.bytes === null ? null : this.int("bytes", r);
+    return { kind, bytes, description: this.text("description", MAX_TEXT, r) };
   }
 
   /** A phase name and its detail. */

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { KadError } from "../errors.ts";
+import { KadError, UnreachableError } from "../errors.ts";
 import { FrameConn } from "../net/frame_conn.ts";
 import { FrameType } from "../protocol/frame.ts";
 import type { PeerAddress } from "../protocol/messages.ts";
@@ -36,7 +36,7 @@ export async function connectTo(
     conn = await Deno.connect({ hostname: address.host, port: address.port, signal: abort.signal });
   } catch (error) {
     const reason = abort.signal.aborted ? `no answer within ${timeoutMs / 1000} s` : messageOf(error);
-    throw new KadError("NNF", `Cannot connect to ${peer} at ${address.host}:${address.port}: ${reason}`, {
+    throw new UnreachableError(`Cannot connect to ${peer} at ${address.host}:${address.port}: ${reason}`, {
       node: peer,
       cause: error,
     });

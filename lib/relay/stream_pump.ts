@@ -85,15 +85,19 @@ async function pumpUntilEnd(
  * Reads DATA frames from the upstream into the ring until END, which it returns. A frame larger
  * than a slot is split; every frame's offset must continue the stream exactly. On an
  * authenticated link a frame is published only once whole and verified, so no unauthenticated
- * byte reaches the sink or a child.
+ * byte reaches the sink or a child. `onFrame` runs after every frame: a node heartbeats from
+ * there, so a process starved of CPU, whose timers fire late, still says it is alive whenever
+ * it moves data.
  */
 export async function relayFrames(
   upstream: FrameConn,
   fanOut: FanOut,
   hasher: StreamHasher,
   counter: ByteCounter,
+  onFrame?: () => void,
 ): Promise<EndMessage> {
   for (;;) {
+    onFrame?.();
     const header = await upstream.readHeader();
     if (header === null) {
       throw new KadError("NRF", `Upstream ${upstream.peer} closed the stream after ${counter.bytes} bytes`);

@@ -15,9 +15,9 @@ export interface NodeResult {
   name: string;
   /** Data address "host:port". */
   address: string;
-  /** Position in the plan. */
+  /** Position in the plan, from 1 (1 is fed by the server). */
   position: number;
-  /** Name of its upstream. */
+  /** Name of its upstream at the end: the planned one, or the one a repair moved it under. */
   upstream: string;
   /** "ok" only for a verified, identical copy. */
   status: "ok" | "failed";

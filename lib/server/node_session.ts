@@ -25,12 +25,26 @@ export interface JoinedNode {
   joinIndex: number;
 }
 
+/**
+ * A unique name for a node whose default name `wanted` is taken: `wanted-2`, `wanted-3`… (kept
+ * within the protocol's 255 characters).
+ */
+export function uniqueName(wanted: string, taken: (name: string) => boolean): string {
+  for (let n = 2;; n++) {
+    const suffix = `-${n}`;
+    const name = wanted.slice(0, 255 - suffix.length) + suffix;
+    if (!taken(name)) return name;
+  }
+}
+
 /** One node's session on the server. */
 export class NodeSession {
   /** The node's stream report, once it sent it. */
   report: ReportMessage | null = null;
   /** Bytes it last said it holds. */
   lastBytes = 0;
+  /** Its upstream: the planned one, then the one a repair gave it (the link that carried the data). */
+  upstream = "";
   /** Why it was lost before reporting, or null. */
   lost: WireError | null = null;
   /**

@@ -5,18 +5,19 @@
  * @module
  */
 
-import { AuthError, ConfigError, describeError, type ErrorCode, KadError } from "../errors.ts";
+import { ConfigError, describeError, type ErrorCode, KadError } from "../errors.ts";
 import { createStreamHasher, type HashAlgorithm } from "../integrity/stream_hash.ts";
-import { FrameConn } from "../net/frame_conn.ts";
 import { listenOn } from "../net/listen.ts";
 import { checkServerTls, type ServerTls } from "../net/tls.ts";
-import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
+import { FrameType } from "../protocol/frame.ts";
 import {
   type AdoptedMessage,
-  type HelloMessage,
   type LinkPeer,
   type PhaseMessage,
   POST_INSTALL_FEATURE,
+  RAW_FEATURE,
+  RENAME_FEATURE,
+  type StreamInfo,
   type UpstreamLostMessage,
   type WireError,
 } from "../protocol/messages.ts";
@@ -31,7 +32,6 @@ import {
   type RepairRecord,
   type SourceOutcome,
 } from "../report/report.ts";
-import { challengeNode } from "../security/control_handshake.ts";
 import { linkKeyContext } from "../security/handshake.ts";
 import { tokenKey } from "../security/join_token.ts";
 import { randomKey } from "../security/key_derivation.ts";
@@ -42,7 +42,11 @@ import type { Source, SourceSpec } from "../source/source.ts";
 import { LiveTopology } from "../topology/live_topology.ts";
 import { type Plan, type PlanOrder, planTopology, SERVER_NAME } from "../topology/planner.ts";
 import { type StartTrigger, waitForStart } from "./start_trigger.ts";
-import { type JoinedNode, NodeSession } from "./node_session.ts";
+import { type JoinedNode, NodeSession, uniqueName } from "./node_session.ts";
+import { StallDetector } from "./stall_detector.ts";
+import { sinkMismatch } from "../sink/stream_fit.ts";
+import { logger } from "../log.ts";
+import { Admission, type AdmissionDecision, type Introduction, type Refusal } from "./admission.ts";
 
 export type { JoinedNode } from "./node_session.ts";
 
@@ -88,8 +92,10 @@ export interface ServeProgress {
   seconds: number;
   /** Smallest byte count received among the nodes still running. */
   slowestNodeBytes: number;
-  /** Nodes that reported. */
+  /** Nodes that reported a verified copy. */
   nodesDone: number;
+  /** Nodes that failed (lost, or reported a failure). */
+  nodesFailed: number;
   /** Nodes in the plan. */
   nodeCount: number;
 }
@@ -97,9 +103,17 @@ export interface ServeProgress {
 /** Events of a server. */
 export type ServeEvent =
   | { type: "listening"; host: string; port: number; tls: boolean }
-  | { type: "joined"; node: JoinedNode; count: number }
-  | { type: "left"; name: string; count: number }
-  | { type: "refused"; name: string; reason: string }
+  | {
+    type: "joined";
+    node: JoinedNode;
+    count: number;
+    /** The name the node asked for, when it was taken and the node got another; else null. */
+    renamedFrom: string | null;
+  }
+  | { type: "left"; name: string; count: number; reason: string }
+  /** Still no node joined, `seconds` after listening (every {@link IDLE_NOTICE_MS}). */
+  | { type: "idle"; seconds: number }
+  | { type: "refused"; refusal: Refusal }
   | { type: "planned"; plan: Plan }
   | { type: "progress"; progress: ServeProgress }
   | { type: "node-done"; node: NodeResult }
@@ -113,9 +127,12 @@ const PING_INTERVAL_MS = 1000;
 export const DEFAULT_STALL_TIMEOUT_MS = 3000;
 /** A node that says its upstream broke while the upstream looks alive is relinked after this. */
 const RELINK_GRACE_MS = 1000;
+const log = logger("server");
 const PROGRESS_INTERVAL_MS = 1000;
-/** Connections that may be in their handshake at once; one more drops the oldest. */
-export const MAX_UNAUTHENTICATED = 128;
+/** How often a server that no node has joined says so. */
+export const IDLE_NOTICE_MS = 30_000;
+/** How often silences are checked. */
+const STALL_CHECK_MS = 250;
 
 /** A deployment server. Create, {@link listen}, then {@link run}. */
 export class Server {
@@ -123,18 +140,16 @@ export class Server {
   readonly #sessions = new Map<string, NodeSession>();
   readonly #deployment = crypto.randomUUID();
   readonly #tokenKey: Uint8Array | null;
-  /** Connections still in their handshake, oldest first. */
-  readonly #unauthenticated = new Set<FrameConn>();
   /** The key of every data link planned or assigned, by `linkId(from, to)`. */
   readonly #linkKeys = new Map<string, Uint8Array>();
-  #listener: Deno.Listener | null = null;
+  #admission: Admission | null = null;
+  /** What is streamed, as nodes are told when they join. */
+  #streamInfo: StreamInfo | null = null;
   /** When {@link listen} was called: phases are timed from here. */
   #listenedAt = performance.now();
   #started = false;
   #joinIndex = 0;
   #joinedWake: (() => void) | null = null;
-  #acceptLoop: Promise<void> = Promise.resolve();
-  readonly #handshakes = new Set<Promise<void>>();
   #outcome: SourceOutcome | null = null;
   #fanOut: FanOut | null = null;
   #downstream: Downstream | null = null;
@@ -149,12 +164,18 @@ export class Server {
   readonly #serverAdoptions = new Set<Promise<void>>();
   /** Aborts the run: the operator's signal, or a node failure under `abortOnNodeFailure`. */
   readonly #abort = new AbortController();
+  readonly #stalls: StallDetector;
   #abortReason: WireError = ABORTED;
 
   /** Creates a server; nothing happens until {@link listen}. */
   constructor(options: ServeOptions) {
     this.#options = options;
     this.#tokenKey = options.token === null ? null : tokenKey(options.token);
+    this.#stalls = new StallDetector({
+      stallMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+      waitMs: options.timeoutMs,
+      checkEveryMs: STALL_CHECK_MS,
+    });
     const onAbort = () => this.#abort.abort();
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -166,7 +187,7 @@ export class Server {
 
   /** Checks the source, binds the control port and starts accepting nodes; returns the port. */
   async listen(): Promise<number> {
-    await validateSource(this.#options.source);
+    this.#streamInfo = await validateSource(this.#options.source);
     const tls = this.#options.tls ?? null;
     if (tls !== null) {
       if (this.#tokenKey === null) {
@@ -176,10 +197,17 @@ export class Server {
       }
       await checkServerTls(tls);
     }
-    this.#listener = listenOn(this.#options.listen, "nodes", tls);
+    const listener = listenOn(this.#options.listen, "nodes", tls);
     this.#listenedAt = performance.now();
-    const port = (this.#listener.addr as Deno.NetAddr).port;
-    this.#acceptLoop = this.#accept(this.#listener);
+    const port = (listener.addr as Deno.NetAddr).port;
+    this.#admission = new Admission(listener, {
+      tokenKey: this.#tokenKey,
+      tls,
+      connectTimeoutMs: this.#options.connectTimeoutMs ?? this.#options.timeoutMs,
+      decide: (introduction) => this.#decide(introduction),
+      follow: (session) => this.#listenTo(session),
+      onRefused: (refusal) => this.#options.onEvent?.({ type: "refused", refusal }),
+    });
     this.#options.onEvent?.({ type: "listening", host: this.#options.listen.host, port, tls: tls !== null });
     return port;
   }
@@ -191,9 +219,17 @@ export class Server {
 
   /** Waits for the start trigger, deploys, and returns the report. */
   async run(): Promise<DeploymentReport> {
-    if (this.#listener === null) throw new ConfigError("Server.run() called before listen()");
+    if (this.#admission === null) throw new ConfigError("Server.run() called before listen()");
     const options = this.#options;
     const pinger = setInterval(() => this.#ping(), PING_INTERVAL_MS);
+    const waitingSince = performance.now();
+    const idle = setInterval(() => {
+      if (this.#started || this.#sessions.size > 0) return;
+      this.#options.onEvent?.({
+        type: "idle",
+        seconds: Math.round((performance.now() - waitingSince) / 1000),
+      });
+    }, IDLE_NOTICE_MS);
     try {
       await waitForStart(
         options.start,
@@ -206,21 +242,16 @@ export class Server {
       return await this.#deploy();
     } finally {
       clearInterval(pinger);
+      clearInterval(idle);
       this.close();
-      await this.#acceptLoop;
-      await Promise.all(this.#handshakes);
+      await this.#admission.settled();
     }
   }
 
   /** Stops listening and closes every connection. */
   close(): void {
-    try {
-      this.#listener?.close();
-    } catch {
-      // already closed
-    }
+    this.#admission?.stop();
     for (const session of this.#sessions.values()) session.control.close();
-    for (const conn of this.#unauthenticated) conn.close();
   }
 
   async #deploy(): Promise<DeploymentReport> {
@@ -231,15 +262,25 @@ export class Server {
     );
     this.#plan = plan;
     this.#live = new LiveTopology(plan);
-    for (const planned of plan.nodes) this.#newLinkKey(planned.upstream, planned.name);
+    for (const planned of plan.nodes) {
+      this.#newLinkKey(planned.upstream, planned.name);
+      this.#sessions.get(planned.name)!.upstream = planned.upstream;
+    }
     options.onEvent?.({ type: "planned", plan });
+    log.debug("Planned {count} nodes, fan-out {fanout}, heads {heads}", {
+      count: plan.nodes.length,
+      fanout: plan.fanout,
+      heads: plan.heads.join(" "),
+    });
     const source = await openSource(options.source).catch((error) =>
       new FailedSource(options.source.kind, error)
     );
     this.#source = source;
-    // nodes heartbeat while streaming: silence past the stall timeout means hung or cut off
-    const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-    for (const session of this.#sessions.values()) session.control.idleTimeoutMs = stallMs;
+    // nodes heartbeat from the plan on: the stall detector, not each connection, judges silences
+    for (const session of this.#sessions.values()) {
+      session.control.idleTimeoutMs = 0;
+      this.#stalls.watch(session.node.name, performance.now());
+    }
     await Promise.all(plan.nodes.map((planned) => {
       const session = this.#sessions.get(planned.name)!;
       return session.control.send(FrameType.PLAN, {
@@ -259,6 +300,7 @@ export class Server {
       () => this.#progress(counter, source.size, startedAt, plan),
       PROGRESS_INTERVAL_MS,
     );
+    const stallCheck = setInterval(() => this.#checkStalls(), STALL_CHECK_MS);
     try {
       const outcome = await this.#stream(plan, source, counter);
       this.#outcome = outcome;
@@ -267,6 +309,7 @@ export class Server {
       return this.#report(plan, source, outcome, (performance.now() - startedAt) / 1000);
     } finally {
       clearInterval(progress);
+      clearInterval(stallCheck);
       await this.#settleRepairs();
       this.#downstream?.closeAll();
       this.#fanOut?.close();
@@ -383,6 +426,12 @@ export class Server {
     if (!this.#repairing) return;
     const removed = this.#live.remove(name)!;
     const feeder = this.#feederFrom(removed.parent);
+    log.debug("Repairing around {name} ({code}): {feeder} adopts {children}", {
+      name,
+      code: reason.code,
+      feeder,
+      children: removed.children.join(" ") || "nobody",
+    });
     for (const child of removed.children) this.#assign(child, feeder, name);
     const adopt = removed.children.map((c) => this.#linkPeer(feeder, c));
     const drop = { code: reason.code, message: reason.message, node: name };
@@ -406,12 +455,14 @@ export class Server {
    */
   #assign(child: string, feeder: string, failed: string, startedAt = performance.now()): void {
     this.#live!.move(child, feeder);
+    const session = this.#sessions.get(child);
+    if (session) session.upstream = feeder;
     this.#pendingRepairs.set(child, {
       record: { failed, child, upstream: feeder, offset: null, resentBytes: 0, seconds: 0, error: null },
       startedAt,
     });
     this.#newLinkKey(feeder, child);
-    this.#sessions.get(child)?.control.send(FrameType.NEW_UPSTREAM, {
+    session?.control.send(FrameType.NEW_UPSTREAM, {
       upstream: feeder,
       key: this.#sealedLinkKey(feeder, child, child),
     }).catch(() => {});
@@ -486,6 +537,7 @@ export class Server {
   #repairFailed(child: string, upstream: string, error: WireError, offset: number | null): void {
     const pending = this.#pendingRepairs.get(child);
     if (!pending || pending.record.upstream !== upstream) return;
+    log.debug("{upstream} could not adopt {child}: {message}", { upstream, child, message: error.message });
     if (upstream !== SERVER_NAME && this.#repairing) {
       this.#assign(child, SERVER_NAME, pending.record.failed, pending.startedAt);
       return this.#adoptByServer([child], "");
@@ -509,6 +561,7 @@ export class Server {
   /** A node says its upstream link broke. Unless that upstream is failing anyway, relink them. */
   #upstreamLost(session: NodeSession, lost: UpstreamLostMessage): void {
     const child = session.node.name;
+    log.debug("{child} lost its upstream {upstream} at {offset}: {message}", { child, ...lost });
     if (!this.#repairing || this.#live!.parentOf(child) !== lost.upstream) return;
     const timer = setTimeout(() => {
       if (!this.#repairing || this.#live!.parentOf(child) !== lost.upstream) return;
@@ -556,7 +609,7 @@ export class Server {
       name: planned.name,
       address: `${session.node.address.host}:${session.node.address.port}`,
       position: planned.position,
-      upstream: planned.upstream,
+      upstream: session.upstream,
       ...verdict,
       ...(postInstallFailed ? { status: "failed" as const, error: session.postInstallError } : {}),
       phases: [...session.phases],
@@ -605,10 +658,10 @@ export class Server {
       fanout: this.#options.fanout,
       seconds: 0,
       error: ABORTED,
-      nodes: [...this.#sessions.values()].map((s, position) => ({
+      nodes: [...this.#sessions.values()].map((s, index) => ({
         name: s.node.name,
         address: `${s.node.address.host}:${s.node.address.port}`,
-        position,
+        position: index + 1,
         upstream: "",
         status: "failed",
         error: ABORTED,
@@ -626,7 +679,9 @@ export class Server {
   }
 
   #progress(counter: ByteCounter, total: number | null, startedAt: number, plan: Plan): void {
-    const running = [...this.#sessions.values()].filter((s) => s.report === null && s.lost === null);
+    const sessions = [...this.#sessions.values()];
+    const running = sessions.filter((s) => s.report === null && s.lost === null);
+    const done = sessions.filter((s) => s.report?.status === "ok").length;
     this.#options.onEvent?.({
       type: "progress",
       progress: {
@@ -634,7 +689,8 @@ export class Server {
         totalBytes: total,
         seconds: (performance.now() - startedAt) / 1000,
         slowestNodeBytes: running.length ? Math.min(...running.map((s) => s.lastBytes)) : counter.bytes,
-        nodesDone: plan.nodes.length - running.length,
+        nodesDone: done,
+        nodesFailed: plan.nodes.length - running.length - done,
         nodeCount: plan.nodes.length,
       },
     });
@@ -646,130 +702,78 @@ export class Server {
     }
   }
 
+  /** Fails the nodes silent for too long (see stall_detector.ts); their repairs follow. */
+  #checkStalls(): void {
+    for (const { node, silentMs } of this.#stalls.overdue(performance.now())) {
+      const session = this.#sessions.get(node);
+      this.#stalls.forget(node);
+      if (session === undefined) continue;
+      const message = `No word from ${node} for ${(silentMs / 1000).toFixed(1)} s: hung, or cut off`;
+      log.debug("{node} is silent past the stall limit ({limit} ms): {message}", {
+        node,
+        limit: Math.round(this.#stalls.stallMs),
+        message,
+      });
+      // during its post-install step the loss is that step's (#followPostInstall), else the node's
+      if (session.report === null) session.lost ??= { code: "TIMEOUT", message };
+      else session.endPostInstall({ lost: message });
+      session.control.close();
+    }
+  }
+
   #lose(session: NodeSession, error: WireError): void {
+    this.#stalls.forget(session.node.name);
     session.lost ??= error;
     session.control.close();
     session.finish();
   }
 
-  async #accept(listener: Deno.Listener): Promise<void> {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return;
-      }
-      const handshake = this.#handshake(conn).catch(() => {});
-      this.#handshakes.add(handshake);
-      handshake.then(() => this.#handshakes.delete(handshake));
-    }
-  }
-
   /**
-   * Introduces a node: HELLO, the token handshake, the checks, ACCEPT. The whole introduction has
-   * a deadline (`connectTimeoutMs`) and at most {@link MAX_UNAUTHENTICATED} connections are in it
-   * at once, so idle or trickling connections cannot keep real nodes out.
+   * The deployment's decision on a node that introduced itself: admitted under its name (or, for a
+   * default name that is taken, a unique one), or refused. Synchronous: names are reserved at once.
    */
-  async #handshake(raw: Deno.Conn): Promise<void> {
-    const remote = raw.remoteAddr as Deno.NetAddr;
-    const control = new FrameConn(raw, {
-      peer: `node at ${remote.hostname}`,
-      idleTimeoutMs: this.#options.timeoutMs,
-    });
-    if (this.#unauthenticated.size >= MAX_UNAUTHENTICATED) {
-      const oldest = this.#unauthenticated.values().next().value!;
-      this.#unauthenticated.delete(oldest);
-      oldest.close();
-    }
-    this.#unauthenticated.add(control);
-    const deadline = setTimeout(
-      () => control.close(),
-      this.#options.connectTimeoutMs ?? this.#options.timeoutMs,
-    );
-    let session: NodeSession | null;
-    try {
-      session = await this.#introduce(control, remote);
-    } finally {
-      clearTimeout(deadline);
-      this.#unauthenticated.delete(control);
-    }
-    if (session !== null) await this.#listenTo(session);
-  }
-
-  /** The introduction of {@link #handshake}; null when the node was refused. */
-  async #introduce(control: FrameConn, remote: Deno.NetAddr): Promise<NodeSession | null> {
-    let hello: HelloMessage;
-    try {
-      hello = await control.expect(FrameType.HELLO);
-    } catch (error) {
-      await control.send(FrameType.ERROR, { code: "PROTO", message: describeError(error) }).catch(() => {});
-      control.close();
-      return null;
-    }
-    const refuse = async (code: ErrorCode, message: string) => {
-      this.#options.onEvent?.({ type: "refused", name: hello.name, reason: message });
-      await control.send(FrameType.ERROR, { code, message }).catch(() => {});
-      control.close();
-      return null;
-    };
-    if (hello.version !== PROTOCOL_VERSION) {
-      return await refuse(
-        "PROTO",
-        `Protocol version ${hello.version} is not supported: this server speaks version ${PROTOCOL_VERSION}`,
-      );
-    }
-    let sealKey: Uint8Array | null = null;
-    if (this.#tokenKey === null) {
-      if (hello.nonce !== "") {
-        return await refuse("AUTH", "This server runs --insecure: join it with --insecure, without a token");
-      }
-    } else if (hello.nonce === "") {
-      return await refuse(
-        "AUTH",
-        "This server requires a join token: give the node --token, --token-file or KAD_TOKEN",
-      );
-    } else {
-      try {
-        sealKey = (await challengeNode(control, this.#tokenKey, hello)).sealKey;
-      } catch (error) {
-        return await refuse("AUTH", error instanceof AuthError ? error.message : describeError(error));
-      }
-    }
-    if (control.closed) return null;
-    let dataPort = hello.dataPort;
-    if (this.#options.tls) {
-      const { cert, key } = this.#options.tls;
-      try {
-        await control.send(FrameType.TLS_LINK_CERT, { cert, key });
-        dataPort = (await control.expect(FrameType.DATA_PORT)).port;
-      } catch (error) {
-        return await refuse("PROTO", describeError(error));
-      }
-    } else if (dataPort === 0) {
-      return await refuse("PROTO", "The node announced no data port (it runs --tls; this server does not)");
-    }
+  #decide(intro: Introduction): AdmissionDecision {
+    const { hello } = intro;
     if (this.#started) {
-      return await refuse("REFUSED", `Deployment already started: node ${hello.name} is too late`);
+      return { refuse: "REFUSED", message: `Deployment already started: node ${hello.name} is too late` };
     }
-    if (this.#sessions.has(hello.name)) {
-      return await refuse("REFUSED", `A node named ${hello.name} has already joined`);
+    const mismatch = sinkMismatch(hello.sink, this.#streamInfo!, hello.features.includes(RAW_FEATURE));
+    if (mismatch !== null) return { refuse: "REFUSED", message: mismatch };
+    let name = hello.name;
+    if (this.#sessions.has(name)) {
+      if (!hello.features.includes(RENAME_FEATURE)) {
+        return {
+          refuse: "REFUSED",
+          message: `A node named ${name} has already joined: give this one another --name`,
+        };
+      }
+      name = uniqueName(hello.name, (n) => this.#sessions.has(n));
     }
-    control.peer = hello.name;
-    control.idleTimeoutMs = 0;
     const node: JoinedNode = {
-      name: hello.name,
-      address: { name: hello.name, host: hello.dataHost || remote.hostname, port: dataPort },
+      name,
+      address: { name, host: hello.dataHost || intro.remote.hostname, port: intro.dataPort },
       joinIndex: this.#joinIndex++,
     };
-    const session = new NodeSession(node, control, sealKey, hello.features.includes(POST_INSTALL_FEATURE));
-    this.#sessions.set(node.name, session);
+    const session = new NodeSession(
+      node,
+      intro.control,
+      intro.sealKey,
+      hello.features.includes(POST_INSTALL_FEATURE),
+    );
+    this.#sessions.set(name, session);
     for (const note of hello.phases) this.#phase(session, note, true);
-    this.#phase(session, { phase: JOINED_PHASE, detail: `from ${remote.hostname}` }, true);
-    this.#options.onEvent?.({ type: "joined", node, count: this.#sessions.size });
+    this.#phase(session, { phase: JOINED_PHASE, detail: `from ${intro.remote.hostname}` }, true);
+    this.#options.onEvent?.({
+      type: "joined",
+      node,
+      count: this.#sessions.size,
+      renamedFrom: name === hello.name ? null : hello.name,
+    });
     this.#joinedWake?.();
-    await control.send(FrameType.ACCEPT, { deployment: this.#deployment, joinIndex: node.joinIndex });
-    return session;
+    return {
+      session,
+      accept: { deployment: this.#deployment, joinIndex: node.joinIndex, name, stream: this.#streamInfo! },
+    };
   }
 
   /** Reads a node's control messages until it reports (and ends its post-install step) or goes away. */
@@ -779,9 +783,11 @@ export class Server {
       for (;;) {
         const message = await session.control.readMessage();
         if (message === null) break;
+        this.#stalls.heard(name, performance.now(), session.lastBytes > 0);
         switch (message.type) {
           case FrameType.PROGRESS:
             session.lastBytes = message.body.bytes;
+            this.#stalls.heard(name, performance.now(), session.lastBytes > 0);
             break;
           case FrameType.PHASE:
             this.#phase(session, message.body, message.body.ok);
@@ -806,6 +812,7 @@ export class Server {
                 : `${report.error?.code}: ${report.error?.message}`,
             }, ok);
             if (ok && session.runsPostInstall) session.postInstall = "running";
+            else this.#stalls.forget(name);
             this.#reported(session);
             if (session.postInstall === "running") await this.#followPostInstall(session);
             session.end();
@@ -823,7 +830,13 @@ export class Server {
     if (this.#started) this.#repairAround(session, session.lost);
     else {
       this.#sessions.delete(name);
-      this.#options.onEvent?.({ type: "left", name, count: this.#sessions.size });
+      this.#options.onEvent?.({
+        type: "left",
+        name,
+        count: this.#sessions.size,
+        reason: session.lost.message,
+      });
+      this.#joinedWake?.();
     }
     session.end();
   }
@@ -837,6 +850,7 @@ export class Server {
           session.endPostInstall({ lost: "the node closed its control connection" });
           break;
         }
+        this.#stalls.heard(session.node.name, performance.now());
         if (message.type !== FrameType.PHASE) continue;
         this.#phase(session, message.body, message.body.ok);
         if (message.body.end) {
@@ -847,6 +861,7 @@ export class Server {
     } catch (error) {
       session.endPostInstall({ lost: describeError(error) });
     }
+    this.#stalls.forget(session.node.name);
     session.control.close();
     this.#announce(session);
   }

@@ -5,8 +5,14 @@
  */
 
 import { ConfigError } from "../errors.ts";
+import { fileProblem } from "./raw_source.ts";
 import { ChildProcess, type ChildSpec } from "../process/child_process.ts";
 import { DEFAULT_EXCLUDES, type Source } from "./source.ts";
+
+/** Every exclude pattern `tar -c` gets: the defaults (unless turned off) and the operator's. */
+export function tarExcludes(excludes: readonly string[], defaultExcludes: boolean): string[] {
+  return [...(defaultExcludes ? DEFAULT_EXCLUDES : []), ...excludes];
+}
 
 /** The `tar -c` invocation for a directory. */
 export function tarCreateSpec(
@@ -14,7 +20,7 @@ export function tarCreateSpec(
   excludes: readonly string[],
   defaultExcludes: boolean,
 ): ChildSpec {
-  const all = [...(defaultExcludes ? DEFAULT_EXCLUDES : []), ...excludes];
+  const all = tarExcludes(excludes, defaultExcludes);
   return {
     program: "tar",
     args: [
@@ -68,16 +74,30 @@ export class TarSource implements Source {
     return new TarSource(directory, ChildProcess.spawn(tarCreateSpec(directory, excludes, defaultExcludes)));
   }
 
-  /** Throws a ConfigError unless `directory` is a directory. */
+  /** Throws a ConfigError unless `directory` is a directory this process can list. */
   static async check(directory: string): Promise<void> {
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(directory);
-    } catch {
-      throw new ConfigError(`Source directory "${directory}" does not exist`);
+    } catch (error) {
+      throw new ConfigError(`Cannot serve "${directory}": ${fileProblem(error)}`);
     }
     if (!info.isDirectory) {
-      throw new ConfigError(`Source "${directory}" is not a directory: use --image for files`);
+      const what = info.isFile
+        ? "a file"
+        : info.isFifo
+        ? "a FIFO"
+        : info.isBlockDevice
+        ? "a block device"
+        : info.isCharDevice
+        ? "a character device"
+        : "not a directory";
+      throw new ConfigError(`Source "${directory}" is ${what}: serve it with --image ${directory}`);
+    }
+    try {
+      for await (const _ of Deno.readDir(directory)) break;
+    } catch (error) {
+      throw new ConfigError(`Cannot read source directory "${directory}": ${fileProblem(error)}`);
     }
   }
 

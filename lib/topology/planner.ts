@@ -1,8 +1,10 @@
 /**
  * The planner: turns the nodes that joined into a chain or a K-ary tree fed by the server.
  *
- * Positions are heap order: position `i` is fed by position `floor(i / K) - 1`, or by the server
- * when that is negative. With K = 1 this is the chain server → 0 → 1 → … → N-1. The planner is
+ * Positions count from 1, the same everywhere (reports, a node's console, `KAD_POSITION`): the
+ * nodes the server feeds come first. They are heap order: position `p` is fed by position
+ * `ceil(p / K) - 1`, or by the server when that is 0. With K = 1 this is the chain
+ * server → 1 → 2 → … → N. The planner is
  * pure, so re-planning around a failed node or moving a slow node to the tail is a new call.
  *
  * @module
@@ -39,7 +41,7 @@ export interface PlanOptions {
 export interface PlannedNode {
   /** Node name. */
   name: string;
-  /** Position from 0. */
+  /** Position from 1 (1 is fed by the server). */
   position: number;
   /** Name of its upstream, or {@link SERVER_NAME}. */
   upstream: string;
@@ -70,20 +72,20 @@ export function planTopology(inputs: readonly PlanInput[], options: PlanOptions)
       ? (a, b) => a.name.localeCompare(b.name, "en", { numeric: true })
       : (a, b) => a.joinIndex - b.joinIndex,
   );
-  const nodes: PlannedNode[] = ordered.map((n, position) => ({
+  const nodes: PlannedNode[] = ordered.map((n, index) => ({
     name: n.name,
-    position,
+    position: index + 1,
     upstream: SERVER_NAME,
     children: [],
   }));
   const heads: string[] = [];
   for (const node of nodes) {
-    const parent = Math.floor(node.position / fanout) - 1;
-    if (parent < 0) {
+    const parent = Math.ceil(node.position / fanout) - 1; // a position; 0 is the server
+    if (parent === 0) {
       heads.push(node.name);
     } else {
-      node.upstream = nodes[parent].name;
-      nodes[parent].children.push(node.name);
+      node.upstream = nodes[parent - 1].name;
+      nodes[parent - 1].children.push(node.name);
     }
   }
   return { nodes, heads, fanout };

@@ -148,9 +148,24 @@ export class KadServer {
     this.process.child.status.then(() => rejectPort(new Error("server exited before listening")));
   }
 
-  /** Resolves when `count` nodes have joined. */
-  joined(count: number): Promise<void> {
-    return new Promise((resolve) => this.#joinedWaiters.push({ count, resolve }));
+  /**
+   * Resolves when `count` nodes have joined; rejects when that has not happened within
+   * `deadlineMs` or the server exited first, so a spec waiting for a node that never comes fails.
+   */
+  joined(count: number, deadlineMs = 60_000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const joined = new Promise<void>((resolve) => this.#joinedWaiters.push({ count, resolve }));
+    const failed = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${count} node(s) did not join within ${deadlineMs} ms`)),
+        deadlineMs,
+      );
+      this.process.child.status.then(() =>
+        reject(new Error(`the server exited before ${count} node(s) joined`))
+      );
+    });
+    failed.catch(() => {});
+    return Promise.race([joined, failed]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -175,11 +190,15 @@ export interface JoinPlace {
   listen?: string;
 }
 
-/** Starts `kad join` against a server (on loopback unless `place` says otherwise). */
+/**
+ * Starts `kad join` against a server (on loopback unless `place` says otherwise), with the default
+ * timeouts. `name`: the node's `--name`, for specs that find it in the report by name; null lets it
+ * take its default (the host name, made unique by the server), as people run it.
+ */
 export function startJoin(
   variant: KadVariant,
   port: number,
-  name: string,
+  name: string | null,
   sinkArgs: string[],
   extra: string[] = [],
   place: JoinPlace = {},
@@ -188,18 +207,15 @@ export function startJoin(
     "join",
     "--server",
     `${place.serverHost ?? "127.0.0.1"}:${port}`,
-    "--name",
-    name,
+    ...(name === null ? [] : ["--name", name]),
     "--listen",
     place.listen ?? "127.0.0.1:0",
-    "--timeout",
-    "20",
     ...sinkArgs,
     ...extra,
   ]);
 }
 
-/** One deployment: a server and one join per sink, all waited for. */
+/** One deployment: a server and one join per sink, all waited for; nodes take their default names. */
 export async function deploy(
   variant: KadVariant,
   serveArgs: string[],
@@ -208,9 +224,9 @@ export async function deploy(
   server: { code: number; report: DeploymentReport | null; stderr: string };
   nodes: { code: number; stdout: string; stderr: string }[];
 }> {
-  const server = new KadServer(variant, [...serveArgs, "--clients", String(sinks.length), "--timeout", "20"]);
+  const server = new KadServer(variant, [...serveArgs, "--clients", String(sinks.length)]);
   const port = await server.port;
-  const joins = sinks.map((sink, i) => startJoin(variant, port, `node-${i + 1}`, sink));
+  const joins = sinks.map((sink) => startJoin(variant, port, null, sink));
   const nodes = await Promise.all(joins.map((j) => j.result()));
   return { server: await server.result(), nodes };
 }

@@ -31,8 +31,26 @@ Deno.test("bad input: an unknown flag → usage error, exit 2", async () => {
   );
 });
 
-Deno.test("bad input: an unknown command → exit 2", async () => {
-  assertOneLineError(await run(["clone"]), 2, /^kad: Unknown command "clone"/);
+Deno.test("bad input: an unknown command → exit 2, the commands listed, the closest one suggested", async () => {
+  assertOneLineError(
+    await run(["clone"]),
+    2,
+    /^kad: Unknown command "clone"\. Commands: serve, join, demo, bench, netboot\n/,
+  );
+  assertOneLineError(
+    await run(["srve"]),
+    2,
+    /^kad: Unknown command "srve"\. Did you mean "serve"\? Commands: /,
+  );
+});
+
+Deno.test("bad input: -h works for every command", async () => {
+  for (const command of ["serve", "join", "demo", "bench", "netboot"]) {
+    const r = await run([command, "-h"]);
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(r.stdout, new RegExp(`^Usage: kad ${command}`));
+    assertMatch(r.stdout, /-h, --help/);
+  }
 });
 
 Deno.test("bad input: join without a sink, or with two → exit 2", async () => {
@@ -70,7 +88,7 @@ Deno.test("bad input: a missing source directory or target directory → exit 2"
   assertOneLineError(
     await run(["serve", "/nonexistent-kad", "--clients", "1"]),
     2,
-    /^kad: Source directory "\/nonexistent-kad" does not exist\n$/,
+    /^kad: Cannot serve "\/nonexistent-kad": no such file or directory\n$/,
   );
   assertOneLineError(
     await run(["join", "--server", "127.0.0.1", "--to", "/nonexistent-kad"]),
@@ -88,12 +106,10 @@ Deno.test("bad input: bad numbers → exit 2", async () => {
   );
 });
 
-Deno.test("bad input: unreachable server → NNF, exit 1", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+Deno.test("bad input: unreachable server with --wait-server 0 → NNF at once, exit 1", async () => {
+  const port = freeLoopbackPort();
   assertOneLineError(
-    await run(["join", "--server", `127.0.0.1:${port}`, "--null"]),
+    await run(["join", "--server", `127.0.0.1:${port}`, "--null", "--wait-server", "0"]),
     1,
     /^kad: NNF: Cannot connect to server 127\.0\.0\.1:\d+ at 127\.0\.0\.1:\d+: Connection refused/,
   );
@@ -121,20 +137,52 @@ Deno.test("bad input: a server that speaks garbage → PROTO, exit 1", async () 
   assertOneLineError(
     await run(["join", "--server", `127.0.0.1:${port}`, "--null"]),
     1,
-    /^kad: PROTO: Peer does not speak the kad protocol: bad magic byte 0x53\n$/,
+    /^kad: PROTO: 127\.0\.0\.1:\d+ answered but is not a kad server \(it sent "SSH-2\.0-OpenSSH_"\)\n$/,
   );
   await serving;
 });
 
-Deno.test("bad input: a silent server → TIMEOUT after --timeout, exit 1", async () => {
+Deno.test("bad input: a port that accepts but never answers → named not kad within --connect-timeout, exit 1", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const accepted = listener.accept();
   const started = performance.now();
-  const r = await run(["join", "--server", `127.0.0.1:${port}`, "--null", "--timeout", "1"]);
+  const r = await run(["join", "--server", `127.0.0.1:${port}`, "--null", "--connect-timeout", "1"]);
   (await accepted).close();
-  assertOneLineError(r, 1, /^kad: TIMEOUT: No data from server 127\.0\.0\.1:\d+ for 1 s\n$/);
+  assertOneLineError(
+    r,
+    1,
+    /^kad: TIMEOUT: 127\.0\.0\.1:\d+ answered but is not a kad server: no kad handshake within 1 s \(--connect-timeout\)\n$/,
+  );
   assert(performance.now() - started < 10_000);
+});
+
+Deno.test("bad input: an HTTP server on the port → named not kad at once, with what it sent", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("hello"),
+  );
+  try {
+    const started = performance.now();
+    assertOneLineError(
+      await run(["join", "--server", `127.0.0.1:${server.addr.port}`, "--null"]),
+      1,
+      /^kad: PROTO: 127\.0\.0\.1:\d+ answered but is not a kad server \(it sent "HTTP\/1\.1 400 Bad"\)\n$/,
+    );
+    assert(performance.now() - started < 5000, "noticed at once, not after a timeout");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("bad input: a node name with a newline or over 255 characters → usage error, exit 2", async () => {
+  for (const name of ["a\nb", "x".repeat(256), ""]) {
+    assertOneLineError(
+      await run(["join", "--server", "h", "--null", "--name", name]),
+      2,
+      /^kad: Option --name takes 1 to 255 characters without control characters/,
+    );
+  }
 });
 
 Deno.test("bad input: a node of another protocol version is refused; garbage peers do not disturb the server", async () => {
@@ -189,7 +237,7 @@ Deno.test("interrupts: server killed mid-stream → every node exits non-zero, p
   await server.result();
 });
 
-Deno.test("interrupts: SIGINT on the server → nodes fail ABORT, server exits 1", async () => {
+Deno.test("interrupts: SIGINT on the server → nodes fail ABORT, server exits 130", async () => {
   const server = new KadServer(variant, ["-", "--clients", "2", "--timeout", "5"], { stdin: true });
   const port = await server.port;
   const a = startJoin(variant, port, "a", ["--null"]);
@@ -200,7 +248,7 @@ Deno.test("interrupts: SIGINT on the server → nodes fail ABORT, server exits 1
   server.process.kill("SIGINT");
   const [ra, rb] = await Promise.all([a.result(), b.result()]);
   const { code, report } = await server.result();
-  assertEquals(code, 1);
+  assertEquals(code, 130);
   for (const r of [ra, rb]) {
     assertEquals(r.code, 1);
     assertMatch(r.stderr, /failed ABORT/);
@@ -212,7 +260,7 @@ Deno.test("interrupts: SIGINT on a middle node → its tar is stopped, it and th
   await using dir = await tempDir();
   const targets = [join(dir.path, "t1"), join(dir.path, "t2")];
   for (const t of targets) await Deno.mkdir(t);
-  const server = new KadServer(variant, ["-", "--clients", "3", "--timeout", "10"], { stdin: true });
+  const server = new KadServer(variant, ["-", "--tar", "--clients", "3", "--timeout", "10"], { stdin: true });
   const port = await server.port;
   const head = startJoin(variant, port, "head", ["--null"]);
   await server.joined(1);
@@ -227,11 +275,11 @@ Deno.test("interrupts: SIGINT on a middle node → its tar is stopped, it and th
   await new Promise((r) => setTimeout(r, 500));
   middle.kill("SIGINT");
   const rm = await middle.result();
+  assertEquals(rm.code, 130, rm.stderr);
   await server.process.write(tar.subarray(tar.length >> 1));
   await server.process.closeStdin();
   const [rh, rt] = await Promise.all([head.result(), tail.result()]);
   const { report } = await server.result();
-  assertEquals(rm.code, 1);
   assertEquals(rh.code, 0, rh.stderr);
   assertEquals(rt.code, 1);
   const byName = Object.fromEntries(report!.nodes.map((n) => [n.name, n]));

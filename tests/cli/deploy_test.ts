@@ -162,7 +162,9 @@ for (const variant of kadVariants()) {
   Deno.test(t("late joiner → refused with a clear message, exit 1; the deployment goes on"), async () => {
     await using dir = await tempDir();
     const targets = await nodeDirs(dir.path, 2);
-    const server = new KadServer(variant, ["-", "--clients", "1", "--timeout", "20"], { stdin: true });
+    const server = new KadServer(variant, ["-", "--tar", "--clients", "1", "--timeout", "20"], {
+      stdin: true,
+    });
     const port = await server.port;
     const early = startJoin(variant, port, "early", ["--to", targets[0]]);
     await server.joined(1);
@@ -194,7 +196,10 @@ for (const variant of kadVariants()) {
     const { code, report } = await server.result();
     assertEquals(code, 1);
     assertEquals(report!.error!.code, "LRF");
-    assertMatch(report!.error!.message, /^Source failed: Source directory ".*source" does not exist$/);
+    assertMatch(
+      report!.error!.message,
+      /^Source failed: Cannot serve ".*source": no such file or directory$/,
+    );
     for (const node of report!.nodes) assertEquals(node.error!.code, "LRF");
     for (const node of nodes) {
       assertEquals(node.code, 1);

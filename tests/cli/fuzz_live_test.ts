@@ -10,6 +10,7 @@ import { fuzzFrame, Random } from "../_helpers/frame_fuzzer.ts";
 import { KadProcess, KadServer, kadVariants } from "../_helpers/kad_cli.ts";
 import { concatBytes } from "../_helpers/raw_peer.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
+import { peakRssMiB } from "../_helpers/process_memory.ts";
 
 const variant = kadVariants()[0];
 const FRAMES_PER_CONNECTION = 50;
@@ -36,35 +37,27 @@ async function fuzzPort(port: number, connections: number, random: Random, paral
   return sent;
 }
 
-/** Peak resident memory of a process, from /proc. */
-async function peakRssMiB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
-
 Deno.test("fuzz: 100 000 mutated frames to a live server and nodes → no crash, bounded memory, the deployment verifies", async () => {
   await using dir = await tempDir();
   const random = new Random(0xf022);
-  const server = new KadServer(variant, ["-", "--clients", "2", "--timeout", "20"], { stdin: true });
+  const server = new KadServer(variant, ["-", "--clients", "2"], { stdin: true });
   const port = await server.port;
   let frames = await fuzzPort(port, 1200, random);
   const outs = ["a", "b"].map((n) => join(dir.path, `${n}.bin`));
   const events: Record<string, unknown>[][] = [[], []];
-  const nodes = ["a", "b"].map((name, i) =>
+  const nodes = outs.map((out, i) =>
     new KadProcess(variant, [
       "join",
       "--server",
       `127.0.0.1:${port}`,
-      "--name",
-      name,
       "--listen",
       "127.0.0.1:0",
       "--out",
-      outs[i],
+      out,
       "--json",
-      "--timeout",
-      "20",
-    ], { lines: (line) => events[i].push(JSON.parse(line)) })
+    ], {
+      lines: (line) => events[i].push(JSON.parse(line)),
+    })
   );
   await server.joined(2);
   while (!server.events.some((e) => e.event === "planned")) await new Promise((r) => setTimeout(r, 20));
@@ -79,7 +72,7 @@ Deno.test("fuzz: 100 000 mutated frames to a live server and nodes → no crash,
   await server.process.write(source.subarray(1 << 20));
   await server.process.closeStdin();
   const peaks = await Promise.all(
-    [server.process, ...nodes].map((p) => peakRssMiB(p.child.pid).catch(() => 0)),
+    [server.process, ...nodes].map((p) => peakRssMiB(p.child.pid)),
   );
   const results = await Promise.all(nodes.map((n) => n.result()));
   for (const r of results) assertEquals(r.code, 0, r.stderr);

@@ -37,7 +37,7 @@ Deno.test("security: a node with the wrong token is refused before any stream by
   const { code, report, stderr } = await server.result();
   assertEquals(code, 0);
   assertEquals(report!.nodes.map((n) => n.name), ["real"]);
-  assertMatch(stderr, /refused intruder: Node intruder has another join token/);
+  assertMatch(stderr, /refused intruder from 127\.0\.0\.1: Node intruder has another join token/);
 });
 
 Deno.test("security: a node without a token is refused by a server that has one; --insecure pairs only with --insecure", async () => {
@@ -235,7 +235,7 @@ Deno.test("security: a tar stream with absolute and .. member names writes nothi
     }).output();
     assertEquals(tar.code, 0, new TextDecoder().decode(tar.stderr));
   }
-  const server = new KadServer(variant, ["-", "--clients", "1", "--timeout", "10"], { stdin: true });
+  const server = new KadServer(variant, ["-", "--tar", "--clients", "1", "--timeout", "10"], { stdin: true });
   const port = await server.port;
   const node = startJoin(variant, port, "n1", ["--to", target]);
   await server.joined(1);
@@ -250,4 +250,59 @@ Deno.test("security: a tar stream with absolute and .. member names writes nothi
   }
   // the absolute name lands inside the target, its leading / stripped
   assert((await Deno.stat(join(target, outside))).isFile);
+});
+
+/** The environment of process `pid`, read through `cat` (Deno reads /proc only with --allow-all). */
+async function environOf(pid: string): Promise<string[]> {
+  const { stdout } = await new Deno.Command("cat", { args: [`/proc/${pid}/environ`], stdout: "piped" })
+    .output();
+  return new TextDecoder().decode(stdout).split("\0");
+}
+
+async function pidsOf(pattern: string): Promise<string[]> {
+  const { stdout } = await new Deno.Command("pgrep", { args: ["-f", pattern], stdout: "piped" }).output();
+  return new TextDecoder().decode(stdout).trim().split("\n").filter((p) => p !== "");
+}
+
+Deno.test("security: tar -x, dd and a --cmd shell never see KAD_TOKEN, which the kad node itself holds", async () => {
+  await using dir = await tempDir();
+  const target = join(dir.path, "target");
+  await Deno.mkdir(target);
+  const disk = join(dir.path, "disk.img");
+  const marker = `kad-env-check-${crypto.randomUUID()}`;
+  const server = new KadServer(variant, ["-", "--tar", "--clients", "3"], { stdin: true });
+  const port = await server.port;
+  const nodes = [
+    startJoin(variant, port, null, ["--to", target]),
+    startJoin(variant, port, null, ["--dd", disk, "--raw"]),
+    startJoin(variant, port, null, ["--cmd", `cat >/dev/null # ${marker}`]),
+  ];
+  await server.joined(3);
+  while (!server.events.some((e) => e.event === "planned")) await new Promise((r) => setTimeout(r, 20));
+  const tar =
+    (await new Deno.Command("tar", { args: ["-C", "/usr", "-c", "share/doc"], stdout: "piped" }).output())
+      .stdout;
+  await server.process.write(tar.subarray(0, 1 << 20)); // the sinks start with the first bytes
+  const sinks: Record<string, string[]> = {};
+  for (let i = 0; i < 100; i++) {
+    sinks.tar = await pidsOf(`tar -x -f - -C ${target}`);
+    sinks.dd = await pidsOf(`dd of=${disk}`);
+    sinks.cmd = await pidsOf(marker);
+    if (Object.values(sinks).every((p) => p.length > 0)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const [what, pids] of Object.entries(sinks)) {
+    assert(pids.length > 0, `the ${what} sink runs`);
+    for (const pid of pids) {
+      const env = await environOf(pid);
+      assert(env.length > 1, `read the environment of ${what} (${pid})`);
+      assert(!env.some((v) => v.startsWith("KAD_TOKEN=")), `${what} sees no KAD_TOKEN`);
+    }
+  }
+  const nodeEnv = await environOf(String(nodes[0].child.pid));
+  assert(nodeEnv.includes(`KAD_TOKEN=${TEST_TOKEN}`), "the check can fail: the node itself holds the token");
+  await server.process.write(tar.subarray(1 << 20));
+  await server.process.closeStdin();
+  for (const r of await Promise.all(nodes.map((n) => n.result()))) assertEquals(r.code, 0, r.stderr);
+  assertEquals((await server.result()).code, 0);
 });

@@ -3,6 +3,7 @@ import { ConfigError } from "../../lib/errors.ts";
 import {
   INIT_PARAMETERS,
   INIT_SCRIPT,
+  NODE_FILES_FUNCTIONS,
   POST_INSTALL_SCRIPT,
   UDHCPC_SCRIPT,
 } from "../../netboot/init_script.ts";
@@ -101,22 +102,120 @@ Deno.test("netboot init: the init, post-install and udhcpc scripts parse as POSI
   for (const name of Object.keys(INIT_PARAMETERS)) assert(INIT_SCRIPT.includes(`param ${name} `), name);
 });
 
-Deno.test("netboot post-install: node 2 of 3 with a 3 s reboot window waits 2 s, then says configured and powering-off", async () => {
+/** Runs the post-install step as kad join would, `endedAgo` seconds after the stream ended. */
+async function postInstall(position: number, endedAgo: number) {
   const started = performance.now();
   const { success, stdout, stderr } = await new Deno.Command("sh", {
     args: ["-c", POST_INSTALL_SCRIPT],
-    env: { KAD_SINK: "dd", KAD_REBOOT_WINDOW: "3", KAD_POSITION: "2", KAD_COUNT: "3", KAD_DONE: "poweroff" },
+    env: {
+      KAD_SINK: "dd",
+      KAD_REBOOT_WINDOW: "6",
+      KAD_POSITION: String(position),
+      KAD_COUNT: "3",
+      KAD_DONE: "poweroff",
+      KAD_STREAM_ENDED_AGO: String(endedAgo),
+    },
     stdout: "piped",
     stderr: "piped",
   }).output();
   assert(success, new TextDecoder().decode(stderr));
   const lines = new TextDecoder().decode(stdout).trim().split("\n");
-  assertEquals(lines.map((l) => parsePhaseLine(l)?.phase ?? l), [
+  return {
+    lines: lines.map((l) => parsePhaseLine(l)?.phase ?? l),
+    waited: (performance.now() - started) / 1000,
+  };
+}
+
+Deno.test("netboot post-install: with a 6 s window node 1 of 3 reboots at once, node 2 two seconds after the stream ended", async () => {
+  const first = await postInstall(1, 0);
+  assertEquals(first.lines, [
     "configured",
-    "kad-init: waiting 2 s for my turn (position 2 of 3, window 3 s)",
+    "kad-init: waiting 0.00 s for my turn (position 1 of 3, window 6 s)",
     "powering-off",
   ]);
-  assert(performance.now() - started >= 2000, "it waited its turn");
+  assert(first.waited < 1, `node 1 waited ${first.waited} s`);
+  // node 2 starts its step 0.5 s after the end: its turn is 2 s after the end, 1.5 s from now
+  const second = await postInstall(2, 0.5);
+  assertEquals(second.lines[0], "configured");
+  assertMatch(second.lines[1], /^kad-init: waiting 1\.[45]\d s for my turn \(position 2 of 3, window 6 s\)$/);
+  assert(second.waited >= 1.4 && second.waited < 2.5, `node 2 waited ${second.waited} s`);
+  // node 3 whose step took longer than its turn (4 s) goes at once
+  assertMatch((await postInstall(3, 5)).lines[1], /waiting 0\.00 s/);
+});
+
+/** Runs one of the post-install step's file functions on a directory standing for the new system. */
+async function nodeFiles(call: string, root: string, env: Record<string, string>): Promise<void> {
+  const { success, stderr } = await new Deno.Command("sh", {
+    args: ["-c", `${NODE_FILES_FUNCTIONS}\n${call} "$1"`, "sh", root],
+    env,
+    stderr: "piped",
+  }).output();
+  assert(success, new TextDecoder().decode(stderr));
+}
+
+Deno.test("netboot post-install: the golden's host name becomes the node's in /etc/hosts, other names stay", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(join(dir.path, "etc"));
+  await Deno.writeTextFile(join(dir.path, "etc/hostname"), "golden\n");
+  await Deno.writeTextFile(
+    join(dir.path, "etc/hosts"),
+    "127.0.0.1 localhost\n127.0.1.1 golden.lab golden\n# golden's comment\n10.0.0.9 goldenrod\n",
+  );
+  await nodeFiles("node_hostname", dir.path, { KAD_NODE: "node07" });
+  assertEquals(await Deno.readTextFile(join(dir.path, "etc/hostname")), "node07\n");
+  assertEquals(
+    await Deno.readTextFile(join(dir.path, "etc/hosts")),
+    "127.0.0.1 localhost\n127.0.1.1 node07.lab node07\n# golden's comment\n10.0.0.9 goldenrod\n",
+  );
+  // a golden whose hosts file does not name it: the node's name is added
+  await Deno.writeTextFile(join(dir.path, "etc/hosts"), "127.0.0.1 localhost\n");
+  await nodeFiles("node_hostname", dir.path, { KAD_NODE: "node08" });
+  assertEquals(
+    await Deno.readTextFile(join(dir.path, "etc/hosts")),
+    "127.0.0.1 localhost\n127.0.1.1 node08\n",
+  );
+});
+
+Deno.test("netboot post-install: the golden's fstab keeps swap, tmpfs and options, pointed at the node's file systems", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(join(dir.path, "etc"));
+  await Deno.writeTextFile(
+    join(dir.path, "etc/fstab"),
+    [
+      "# /etc/fstab: static file system information.",
+      "UUID=11111111-1111-1111-1111-111111111111 / ext4 errors=remount-ro 0 1",
+      "UUID=22222222-2222-2222-2222-222222222222 none swap sw 0 0",
+      "UUID=ABCD-1234 /boot/efi vfat umask=0077 0 1",
+      "tmpfs /tmp tmpfs defaults,size=1G 0 0",
+      "",
+    ].join("\n"),
+  );
+  await nodeFiles("node_fstab", dir.path, {
+    KAD_ROOT_UUID: "aaaaaaaa-0000-0000-0000-000000000001",
+    KAD_FS: "ext4",
+    KAD_SWAP_UUIDS: " bbbbbbbb-0000-0000-0000-000000000002",
+  });
+  assertEquals(
+    (await Deno.readTextFile(join(dir.path, "etc/fstab"))).split("\n"),
+    [
+      "# /etc/fstab: static file system information.",
+      "UUID=aaaaaaaa-0000-0000-0000-000000000001 / ext4 errors=remount-ro 0 1",
+      "UUID=bbbbbbbb-0000-0000-0000-000000000002 none swap sw 0 0",
+      "# kad: no such partition on this node: UUID=ABCD-1234 /boot/efi vfat umask=0077 0 1",
+      "tmpfs /tmp tmpfs defaults,size=1G 0 0",
+      "",
+    ],
+  );
+  // no fstab in the golden: one root line
+  await Deno.remove(join(dir.path, "etc/fstab"));
+  await nodeFiles("node_fstab", dir.path, {
+    KAD_ROOT_UUID: "aaaaaaaa-0000-0000-0000-000000000001",
+    KAD_FS: "ext4",
+  });
+  assertEquals(
+    await Deno.readTextFile(join(dir.path, "etc/fstab")),
+    "UUID=aaaaaaaa-0000-0000-0000-000000000001 / ext4 defaults 0 1\n",
+  );
 });
 
 Deno.test({

@@ -21,7 +21,12 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
     nonce: NONCE,
     phases: [{ phase: "booted", detail: "" }, { phase: "partitioned", detail: "/dev/vda" }],
   }],
-  [FrameType.ACCEPT, { deployment: "d", joinIndex: 3 }],
+  [FrameType.ACCEPT, {
+    deployment: "d",
+    joinIndex: 3,
+    name: "vm-2",
+    stream: { kind: "tar", bytes: null, description: "tar of /srv" },
+  }],
   [FrameType.PLAN, {
     deployment: "d",
     position: 1,
