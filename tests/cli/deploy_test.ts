@@ -203,7 +203,10 @@ for (const variant of kadVariants()) {
     for (const node of report!.nodes) assertEquals(node.error!.code, "LRF");
     for (const node of nodes) {
       assertEquals(node.code, 1);
-      assertMatch(node.stderr, /failed LRF: Source failed: Source directory/);
+      assertMatch(
+        node.stderr,
+        /failed LRF: Source failed: Cannot serve ".*source": no such file or directory/,
+      );
     }
   });
 

@@ -275,7 +275,7 @@ Deno.test("security: tar -x, dd and a --cmd shell never see KAD_TOKEN, which the
   const nodes = [
     startJoin(variant, port, null, ["--to", target]),
     startJoin(variant, port, null, ["--dd", disk, "--raw"]),
-    startJoin(variant, port, null, ["--cmd", `cat >/dev/null # ${marker}`]),
+    startJoin(variant, port, null, ["--cmd", `cat >/dev/null; : ${marker}`]),
   ];
   await server.joined(3);
   while (!server.events.some((e) => e.event === "planned")) await new Promise((r) => setTimeout(r, 20));
@@ -287,12 +287,15 @@ Deno.test("security: tar -x, dd and a --cmd shell never see KAD_TOKEN, which the
   for (let i = 0; i < 100; i++) {
     sinks.tar = await pidsOf(`tar -x -f - -C ${target}`);
     sinks.dd = await pidsOf(`dd of=${disk}`);
-    sinks.cmd = await pidsOf(marker);
+    sinks.cmd = await pidsOf(`sh -c cat >/dev/null; : ${marker}`); // not the kad node: its argv says --cmd
     if (Object.values(sinks).every((p) => p.length > 0)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  const all = new TextDecoder().decode(
+    (await new Deno.Command("pgrep", { args: ["-af", marker], stdout: "piped" }).output()).stdout,
+  );
   for (const [what, pids] of Object.entries(sinks)) {
-    assert(pids.length > 0, `the ${what} sink runs`);
+    assert(pids.length > 0, `the ${what} sink runs: ${all}`);
     for (const pid of pids) {
       const env = await environOf(pid);
       assert(env.length > 1, `read the environment of ${what} (${pid})`);

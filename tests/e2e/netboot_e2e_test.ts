@@ -109,13 +109,11 @@ function nic(vm: { tap: string; mac: string; nic: string }): string[] {
   ];
 }
 
-/** A kad server of `source` on the bridge; TCG on a 2-core host is slow, so a generous stall timeout. */
+/** A kad server of `source` on the bridge, with the timeouts a user gets. */
 function serve(source: string, nodes: number): KadServer {
-  return new KadServer(
-    variant,
-    [source, "--clients", String(nodes), "--timeout", "120", "--stall-timeout", "20", "--order", "name"],
-    { listenHost: ADDRESS },
-  );
+  return new KadServer(variant, [source, "--clients", String(nodes), "--order", "name"], {
+    listenHost: ADDRESS,
+  });
 }
 
 vmTest(
