@@ -134,6 +134,7 @@ export {
 } from "./lib/protocol/frame.ts";
 export type {
   AcceptMessage,
+  AckMessage,
   AdoptedMessage,
   AdoptFailedMessage,
   ChallengeMessage,

@@ -35,6 +35,8 @@ import { logger } from "../log.ts";
 
 const log = logger("node");
 const PROGRESS_INTERVAL_MS = 1000;
+/** A node acknowledges to its upstream each time what it (or a child) holds moved this far. */
+const ACK_STEP_BYTES = 1 << 20;
 
 /** One node's part of a planned deployment. */
 export class NodeRun {
@@ -214,6 +216,7 @@ export class NodeRun {
         self: options.name,
         security: this.#linkSecurity,
         onLinkProblem: (child: string, error: WireError) => this.#linkProblem(child, error),
+        onAck: () => this.#acknowledge(),
       };
       await Promise.all(plan.children.map(async (child) => {
         try {
@@ -247,11 +250,12 @@ export class NodeRun {
       let end: EndMessage;
       for (;;) {
         this.#upstream = upstream;
+        this.#acked = { held: -1, need: -1 }; // a new link hears from this node at once
         upstream.idleTimeoutMs = options.timeoutMs;
         await upstream.send(FrameType.LINK_OK, { offset: this.#counter.bytes });
         if (this.#startedAt === 0) this.#startedAt = performance.now();
         try {
-          end = await relayFrames(upstream, fanOut, hasher, this.#counter, this.#heartbeat);
+          end = await relayFrames(upstream, fanOut, hasher, this.#counter, this.#afterFrame);
           break;
         } catch (error) {
           upstream.close();
@@ -443,8 +447,31 @@ export class NodeRun {
     if (now - this.#lastProgressAt < PROGRESS_INTERVAL_MS * 0.9) return;
     this.#lastProgressAt = now;
     this.#sendProgress();
+    this.#acknowledge();
   };
   #lastProgressAt = 0;
+
+  /** After every relayed frame: heartbeat and acknowledge, each when due. */
+  readonly #afterFrame = (): void => {
+    this.#heartbeat();
+    this.#acknowledge();
+  };
+
+  /**
+   * Tells the upstream what this node and its children hold (ACK), once either moved by
+   * {@link ACK_STEP_BYTES}: the upstream keeps what they may need if this node fails.
+   */
+  #acknowledge(): void {
+    const upstream = this.#upstream;
+    if (upstream === null || upstream.closed) return;
+    const held = this.#counter.bytes;
+    const children = this.#downstream?.childrenHeld ?? null;
+    const need = children === null ? held : Math.min(held, children);
+    if (held - this.#acked.held < ACK_STEP_BYTES && need - this.#acked.need < ACK_STEP_BYTES) return;
+    this.#acked = { held, need };
+    upstream.send(FrameType.ACK, { held, need }).catch(() => {});
+  }
+  #acked = { held: -1, need: -1 };
 
   #sendProgress(): void {
     this.#control.send(FrameType.PROGRESS, { bytes: this.#counter.bytes }).catch(() => {});

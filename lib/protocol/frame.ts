@@ -67,6 +67,11 @@ export const FrameType = {
   ABORT: 0x0c,
   /** node → server: a phase of the node's installation (booted, partitioned, configured…). */
   PHASE: 0x0d,
+  /**
+   * child → upstream on a data link: what the child and the nodes it feeds hold, so the upstream
+   * keeps every byte a repair below it may need.
+   */
+  ACK: 0x0e,
   /** server → node: the server's nonce and its proof of the token (authentication range 0x20–0x2f). */
   CHALLENGE: 0x20,
   /** node → server: the node's proof of the token. */

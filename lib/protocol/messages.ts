@@ -221,6 +221,17 @@ export interface PhaseMessage {
   end: boolean;
 }
 
+/**
+ * child → upstream on a data link, as the stream flows: the upstream keeps every byte from `need`
+ * on, so that when the child fails, the nodes it fed can be resumed from what they hold.
+ */
+export interface AckMessage {
+  /** Stream bytes the child holds. */
+  held: number;
+  /** The least any node of the child's subtree that a repair could hand to the upstream holds (≤ held). */
+  need: number;
+}
+
 /** node → server: progress. */
 export interface ProgressMessage {
   /** Bytes received so far. */
@@ -285,6 +296,7 @@ export type Message =
   | { type: typeof FrameType.END; body: EndMessage }
   | { type: typeof FrameType.REPORT; body: ReportMessage }
   | { type: typeof FrameType.PROGRESS; body: ProgressMessage }
+  | { type: typeof FrameType.ACK; body: AckMessage }
   | { type: typeof FrameType.PHASE; body: PhaseMessage }
   | { type: typeof FrameType.PING; body: Record<string, never> }
   | { type: typeof FrameType.ERROR; body: ErrorMessage }
@@ -390,6 +402,12 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           ...(o.has("cpuSeconds") ? { cpuSeconds: o.number("cpuSeconds") } : {}),
         },
       };
+    }
+    case FrameType.ACK: {
+      const held = o.int("held");
+      const need = o.int("need");
+      if (need > held) o.fail("need");
+      return { type, body: { held, need } };
     }
     case FrameType.PROGRESS:
       return { type, body: { bytes: o.int("bytes") } };

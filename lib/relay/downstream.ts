@@ -2,17 +2,18 @@
  * The child links of one fan-out, on a node or on the server: links planned at the start and links
  * adopted during a repair alike. Each link is fed from the offset its child holds and, once it has
  * written the whole stream, gets the final frame (END, or ABORT when the stream failed) — also
- * when it was adopted after the stream ended.
+ * when it was adopted after the stream ended. What each child acknowledges (ACK: what it and the
+ * nodes it feeds hold) goes to the fan-out's retention and to {@link Downstream.childrenHeld}.
  *
  * @module
  */
 
-import { describeError } from "../errors.ts";
+import { describeError, ProtocolError } from "../errors.ts";
 import type { FrameConn } from "../net/frame_conn.ts";
-import type { FrameType } from "../protocol/frame.ts";
-import type { AdoptedMessage, PeerAddress, WireError } from "../protocol/messages.ts";
+import { FrameType } from "../protocol/frame.ts";
+import { type AdoptedMessage, frameName, type PeerAddress, type WireError } from "../protocol/messages.ts";
 import { type ChildLink, connectChild, linkOutput, type LinkSecurity } from "./data_link.ts";
-import type { ByteHistory, FanOut } from "./fan_out.ts";
+import type { ByteHistory, FanOut, FanOutput } from "./fan_out.ts";
 
 /** Options of a {@link Downstream}. */
 export interface DownstreamOptions {
@@ -22,8 +23,10 @@ export interface DownstreamOptions {
   self: string;
   /** The limit on connecting and the handshakes, and TLS on `--tls` deployments. */
   security: LinkSecurity;
-  /** A child could not be sent its final frame. */
+  /** A child could not be sent its final frame, or broke the protocol on its link. */
   onLinkProblem?: (child: string, error: WireError) => void;
+  /** A child acknowledged what it holds (after the fan-out took note). */
+  onAck?: () => void;
 }
 
 /** The final frame every child gets after the stream. */
@@ -36,6 +39,8 @@ export class Downstream {
   readonly #fanOut: FanOut;
   readonly #options: DownstreamOptions;
   readonly #links = new Set<FrameConn>();
+  /** Bytes each live child said it holds. */
+  readonly #held = new Map<FrameConn, number>();
   readonly #closing = new Set<Promise<void>>();
   #final: FinalFrame | null | undefined = undefined;
   #finalSet!: () => void;
@@ -64,8 +69,13 @@ export class Downstream {
    */
   attach(link: ChildLink, history?: ByteHistory): number {
     const resent = this.#fanOut.producedBytes - link.offset;
-    const done = this.#fanOut.addFrom(linkOutput(link.conn), link.offset, history);
+    const output = linkOutput(link.conn);
+    const done = this.#fanOut.addFrom(output, link.offset, history);
     this.#links.add(link.conn);
+    this.#held.set(link.conn, link.offset);
+    // the child's acknowledgements; the link is not timed here (the server judges silences)
+    link.conn.idleTimeoutMs = 0;
+    void this.#readAcks(link.conn, output);
     const closing = this.#closeWhenDone(link.conn, done);
     this.#closing.add(closing);
     closing.finally(() => this.#closing.delete(closing));
@@ -84,8 +94,43 @@ export class Downstream {
     }
   }
 
+  /**
+   * The least any live child holds (what this node's own acknowledgement covers besides itself), or
+   * null without children.
+   */
+  get childrenHeld(): number | null {
+    let least: number | null = null;
+    for (const held of this.#held.values()) least = least === null ? held : Math.min(least, held);
+    return least;
+  }
+
+  /** Reads a child's ACKs until its link closes; anything else from it is a protocol error. */
+  async #readAcks(conn: FrameConn, output: FanOutput): Promise<void> {
+    try {
+      for (;;) {
+        const message = await conn.readMessage();
+        if (message === null) break;
+        if (message.type !== FrameType.ACK) {
+          throw new ProtocolError(`Unexpected ${frameName(message.type)} from child ${conn.peer}`);
+        }
+        if (!this.#held.has(conn)) break; // the link is done
+        this.#held.set(conn, message.body.held);
+        this.#fanOut.acknowledge(output, message.body.need);
+        this.#options.onAck?.();
+      }
+    } catch (error) {
+      if (!conn.closed && error instanceof ProtocolError) {
+        this.#options.onLinkProblem?.(conn.peer, { code: error.code, message: describeError(error) });
+        this.#fanOut.failOutput(conn.peer, error);
+      }
+    } finally {
+      this.#held.delete(conn);
+    }
+  }
+
   async #closeWhenDone(conn: FrameConn, done: Promise<boolean>): Promise<void> {
     const complete = await done;
+    this.#held.delete(conn);
     await this.#finalReady;
     const final = this.#final;
     if (complete && final && !conn.closed) {

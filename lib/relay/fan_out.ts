@@ -2,17 +2,22 @@
  * Fan-out of one stream to several outputs through a bounded ring that also retains the stream's
  * recent past for repairs.
  *
- * The producer fills slot after slot of one arena (`ringBytes`); each slot is a DATA frame (header
- * then payload) at a known stream offset. Every output writes the published slots in order, at its
- * own pace, with its own cursor. Two rules bound the producer:
+ * The producer fills slot after slot of one arena (`ringBytes`, the memory budget); each slot is a
+ * DATA frame (header then payload) at a known stream offset. Every output writes the published
+ * slots in order, at its own pace, with its own cursor. Three rules bound the producer:
  * - the window: it runs at most `slots` slots ahead of the slowest live output (tight
  *   backpressure, a hop adds little latency);
- * - retention: it never overwrites a slot an output still has to write.
- * Slots everyone has written stay in the arena until the producer needs the room, so an output
- * added later — a child adopted after its upstream died — can start at any offset still retained
- * ({@link FanOut.addFrom}), replay from there and join the live stream; the stream waits for it
- * only when the arena wraps around to its cursor. Memory is `ringBytes` whatever the stream size.
- * Never `ReadableStream.tee()`.
+ * - cursors: it never overwrites a slot an output still has to write;
+ * - retention: it never overwrites bytes a child's subtree may still need — each child link says
+ *   (ACK, {@link FanOut.acknowledge}) the least that it and the nodes it feeds hold — so when the
+ *   child fails, the nodes it fed resume from what they hold. A hung child's kernel buffers swallow
+ *   megabytes it never passes on; its last word still says what is needed. When keeping that would
+ *   take more than the arena, the producer waits (the stream pauses until the hung child is
+ *   dropped) instead of discarding.
+ * Slots no rule holds stay in the arena until the producer needs the room, so an output added
+ * later — a child adopted after its upstream died — can start at any offset still retained
+ * ({@link FanOut.addFrom}), replay from there and join the live stream. Memory is `ringBytes`
+ * whatever the stream size. Never `ReadableStream.tee()`.
  *
  * An output whose write throws is marked failed and skipped from then on; the others go on
  * (nettee's "continue on write failure"). A failed child link can be held: its cursor keeps its
@@ -89,6 +94,11 @@ export interface FanOutOptions {
   holdMs?: number;
   /** Flags of every DATA frame's header ({@link FLAG_MAC} when the links are authenticated). */
   frameFlags?: number;
+  /**
+   * Keep what children acknowledge they may need ({@link FanOut.acknowledge}), pausing the producer
+   * rather than discarding it. Off, the arena only keeps what no output passed yet (`--ring 0`).
+   */
+  retain?: boolean;
 }
 
 /**
@@ -127,25 +137,34 @@ export function relayFanOutOptions(
   peerTimeoutMs: number,
   authenticated: boolean,
 ): FanOutOptions {
+  const slots = geometry.slots ?? DEFAULT_SLOTS;
+  const slotBytes = geometry.slotBytes ?? DEFAULT_SLOT_BYTES;
+  const ringBytes = geometry.ringBytes ?? DEFAULT_RING_BYTES;
   return {
     frameFlags: authenticated ? FLAG_MAC : 0,
-    slots: geometry.slots ?? DEFAULT_SLOTS,
-    slotBytes: geometry.slotBytes ?? DEFAULT_SLOT_BYTES,
-    ringBytes: geometry.ringBytes ?? DEFAULT_RING_BYTES,
+    slots,
+    slotBytes,
+    ringBytes,
     stallTimeoutMs: peerTimeoutMs * STALL_SAFETY_FACTOR,
     holdMs: peerTimeoutMs,
+    // a ring that holds no more than the window has no room to keep anything for repairs
+    retain: ringBytes > 2 * slots * (FRAME_HEADER_BYTES + slotBytes),
   };
 }
 
 /** The offset a child asked for is no longer retained here. */
 export class NotRetainedError extends KadError {
-  /** Creates the error for `offset`, given the oldest offset still held. */
-  constructor(readonly offset: number, readonly oldest: number, readonly newest: number) {
+  /** Creates the error for `offset`, given the oldest offset still held and the ring's size. */
+  constructor(readonly offset: number, readonly oldest: number, readonly newest: number, ringBytes = 0) {
     super(
       "GAP",
       offset > newest
         ? `Offset ${offset} is ahead of this stream (at ${newest})`
-        : `Bytes from offset ${offset} are no longer retained (ring holds ${oldest}–${newest})`,
+        : `Bytes from offset ${offset} are no longer retained (ring holds ${oldest}–${newest}): ` +
+          `the ring${
+            ringBytes ? ` of ${Math.round(ringBytes / 2 ** 20)} MiB` : ""
+          } cannot cover this repair, ` +
+          `raise --ring on the nodes and the server`,
     );
   }
 }
@@ -153,6 +172,8 @@ export class NotRetainedError extends KadError {
 class OutputState {
   /** Sequence of the next slot to write. */
   next = 0;
+  /** "frame" outputs: the least stream offset the child's subtree may still need (its last ACK). */
+  need = 0;
   /** Payload bytes of slot `next` this output must skip (it starts inside that slot). */
   skip = 0;
   failed = false;
@@ -183,6 +204,7 @@ export class FanOut {
   readonly #holdMs: number;
   readonly #stallTimeoutMs: number;
   readonly #frameFlags: number;
+  readonly #retain: boolean;
   /** Slots published so far; the next slot's sequence. */
   #produced = 0;
   /** Stream bytes published so far. */
@@ -213,6 +235,7 @@ export class FanOut {
     this.#holdMs = options.holdMs ?? 0;
     this.#stallTimeoutMs = options.stallTimeoutMs ?? 0;
     this.#frameFlags = options.frameFlags ?? 0;
+    this.#retain = options.retain ?? false;
     for (const output of outputs) this.add(output);
     const tick = Math.min(this.#stallTimeoutMs || Infinity, this.#holdMs || Infinity);
     if (tick < Infinity) {
@@ -259,12 +282,13 @@ export class FanOut {
    */
   addFrom(output: FanOutput, offset: number, history?: ByteHistory): Promise<boolean> {
     const state = new OutputState(output);
+    state.need = offset;
     if (this.#seek(state, offset)) {
       history?.close(); // the ring has it all
     } else {
       if (history === undefined || offset > this.#producedBytes) {
         history?.close();
-        throw new NotRetainedError(offset, this.oldestOffset, this.#producedBytes);
+        throw new NotRetainedError(offset, this.oldestOffset, this.#producedBytes, this.#arena.length);
       }
       state.history = { source: history, offset };
       state.scratch = new Uint8Array(FRAME_HEADER_BYTES + this.#slotBytes);
@@ -294,6 +318,27 @@ export class FanOut {
     if (state.skip > 0) state.scratch ??= new Uint8Array(FRAME_HEADER_BYTES + this.#slotBytes);
     state.catchingUp = this.#produced - low > this.#window;
     return true;
+  }
+
+  /**
+   * `output`'s child and the nodes it feeds may still need the bytes from `need` on (its ACK): the
+   * ring keeps them (when it retains). Acknowledgements only move forward.
+   */
+  acknowledge(output: FanOutput, need: number): void {
+    const state = this.#outputs.find((s) => s.output === output);
+    if (state === undefined || need <= state.need) return;
+    state.need = need;
+    this.#wakeProducer();
+  }
+
+  /** The least offset a retaining ring must keep: what live and held child links may still need. */
+  get #retentionFloor(): number {
+    let floor = Infinity;
+    for (const state of this.#outputs) {
+      if (state.output.view !== "frame" || (state.failed && !state.held) || state.history !== null) continue;
+      floor = Math.min(floor, state.need);
+    }
+    return floor;
   }
 
   /** Fails the output named `name` now (the server said it is gone) and unblocks its pending write. */
@@ -374,8 +419,15 @@ export class FanOut {
     return slot;
   }
 
-  /** True while an output still needs a slot below `evict`, or a live output is a window behind. */
+  /**
+   * True while an output still needs a slot below `evict`, a live output is a window behind, or
+   * (retaining) the slots below `evict` hold bytes a child's subtree may still need.
+   */
   #mustWait(evict: number): boolean {
+    if (this.#retain && evict > this.#oldest && !this.#closed) {
+      const last = this.#slotOf(evict - 1);
+      if (last.offset + last.length > this.#retentionFloor) return true;
+    }
     for (const state of this.#outputs) {
       if ((state.failed && !state.held) || state.history !== null) continue;
       if (state.next < evict) return true;

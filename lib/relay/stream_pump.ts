@@ -34,27 +34,6 @@ export async function pumpSource(
   counter: ByteCounter,
   signal?: AbortSignal,
 ): Promise<number> {
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new KadError("ABORT", "Deployment interrupted by the operator"));
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => {});
-  try {
-    return await pumpUntilEnd(source, fanOut, hasher, counter, signal ? aborted : null);
-  } finally {
-    signal?.removeEventListener("abort", onAbort!);
-  }
-}
-
-async function pumpUntilEnd(
-  source: Source,
-  fanOut: FanOut,
-  hasher: StreamHasher,
-  counter: ByteCounter,
-  aborted: Promise<never> | null,
-): Promise<number> {
   let eof = false;
   while (!eof) {
     const slot = await fanOut.acquire();
@@ -65,7 +44,7 @@ async function pumpUntilEnd(
     let filled = 0;
     while (filled < area.length) {
       const reading = source.read(filled === 0 ? area : area.subarray(filled));
-      const n = aborted ? await Promise.race([reading, aborted]) : await reading;
+      const n = signal ? await unlessAborted(reading, signal) : await reading;
       if (n === null) {
         eof = true;
         break;
@@ -79,6 +58,21 @@ async function pumpUntilEnd(
     fanOut.publish(slot);
   }
   return counter.bytes;
+}
+
+/**
+ * `promise`, or a rejection (ABORT) as soon as `signal` aborts. The listener lives as long as this
+ * one read: racing every read against one long-lived promise would leave a reaction behind per
+ * read, which is how the server once grew by 160 MiB over a 24 GB stream.
+ */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  const aborted = () => new KadError("ABORT", "Deployment interrupted by the operator");
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /**

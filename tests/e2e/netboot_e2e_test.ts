@@ -198,7 +198,7 @@ vmTest(
       );
       assertMatch(
         boots[i],
-        new RegExp(`${CLONE_BANNER} hook said ${vm.name} ${i}/2 ${vm.mac}`),
+        new RegExp(`${CLONE_BANNER} hook said ${vm.name} ${i + 1}/2 ${vm.mac}`),
         consoleTail(boots[i]),
       );
       assertEquals((await readFromDisk(disks[i], "/etc/hostname")).trim(), vm.name);

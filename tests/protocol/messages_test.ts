@@ -55,6 +55,7 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
     rssBytes: 60_000_000,
   }],
   [FrameType.PROGRESS, { bytes: 1 }],
+  [FrameType.ACK, { held: 9, need: 4 }],
   [FrameType.PING, {}],
   [FrameType.ERROR, { code: "REFUSED", message: "late" }],
   [FrameType.ABORT, { code: "LRF", message: "source failed", node: "server" }],
@@ -94,6 +95,7 @@ Deno.test("messages: wrong field types, bad ports, unknown codes and control cha
   assertThrows(() => decodeMessage(FrameType.HELLO, json({ ...hello, name: "x".repeat(300) })), /"name"/);
   assertThrows(() => decodeMessage(FrameType.ERROR, json({ code: "NOPE", message: "" })), /"code"/);
   assertThrows(() => decodeMessage(FrameType.PROGRESS, json({ bytes: -1 })), /"bytes"/);
+  assertThrows(() => decodeMessage(FrameType.ACK, json({ held: 4, need: 9 })), /"need"/, "need ≤ held");
   assertThrows(
     () => decodeMessage(FrameType.REPORT, json({ ...SAMPLES[6][1] as object, status: "fine" })),
     /"status"/,
