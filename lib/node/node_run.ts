@@ -232,8 +232,16 @@ export class NodeRun {
           this.#linkProblem(child.name, wireError(error, "NNF"));
         }
       }));
+      log.debug("Linked to {children} of {planned} children", {
+        children: planned.map((l) => l.conn.peer).join(" ") || "none",
+        planned: plan.children.length,
+      });
       let upstream = await firstUpstream;
       if (this.#abortReason) throw this.#abortReason;
+      log.debug("Upstream {upstream} linked; opening {sink}", {
+        upstream: upstream.peer,
+        sink: options.sink.kind,
+      });
       this.#sink = await openSink(options.sink);
       const sinkOutput = this.#sinkOutput(this.#sink);
       fanOut = this.#fanOut = new FanOut([sinkOutput], {
@@ -328,6 +336,7 @@ export class NodeRun {
       );
     }
     this.#repairs++;
+    log.debug("Relinked: {upstream} feeds this node from {offset}", { upstream: upstream.peer, offset });
     this.#options.onEvent?.({ type: "relinked", upstream: upstream.peer, bytes: offset });
     return upstream;
   }

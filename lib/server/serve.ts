@@ -80,6 +80,8 @@ export interface ServeOptions extends RingGeometry {
   signal?: AbortSignal;
   /** Receives events. */
   onEvent?: (event: ServeEvent) => void;
+  /** How often a server no node joined says so (default {@link IDLE_NOTICE_MS}). */
+  idleNoticeMs?: number;
 }
 
 /** Progress of a running deployment. */
@@ -229,7 +231,7 @@ export class Server {
         type: "idle",
         seconds: Math.round((performance.now() - waitingSince) / 1000),
       });
-    }, IDLE_NOTICE_MS);
+    }, this.#options.idleNoticeMs ?? IDLE_NOTICE_MS);
     try {
       await waitForStart(
         options.start,

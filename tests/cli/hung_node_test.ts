@@ -17,4 +17,5 @@ Deno.test("hung node: n3 of a chain of 6 stopped (SIGSTOP) 10 s at full speed â†
     report.repairs.some((r) => r.failed === "n3" && r.child === "n4" && r.error === null),
     "n4 was resumed",
   );
+  assertEquals(byName.n4.upstream, "n2", "the report names the link that carried n4's data");
 });

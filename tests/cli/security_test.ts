@@ -309,3 +309,71 @@ Deno.test("security: tar -x, dd and a --cmd shell never see KAD_TOKEN, which the
   for (const r of await Promise.all(nodes.map((n) => n.result()))) assertEquals(r.code, 0, r.stderr);
   assertEquals((await server.result()).code, 0);
 });
+
+/**
+ * Node.js opening `connections` connections to 127.0.0.1:`port` from `from` (Deno cannot choose a
+ * connection's source address), re-opening each as soon as the server drops it, for `ms`; prints
+ * how many it opened.
+ */
+const FLOOD_SCRIPT = `
+const net = require("node:net");
+const [port, connections, ms, from] = process.argv.slice(1);
+const until = Date.now() + Number(ms);
+let opened = 0;
+function open() {
+  if (Date.now() >= until) return;
+  const socket = net.connect({ host: "127.0.0.1", port: Number(port), localAddress: from });
+  socket.on("connect", () => opened++);
+  socket.on("data", () => {});
+  socket.on("error", () => {});
+  socket.on("close", () => setImmediate(open));
+  socket.setTimeout(Math.max(1, until - Date.now()), () => socket.destroy());
+}
+for (let i = 0; i < Number(connections); i++) open();
+setTimeout(() => { console.log(opened); process.exit(0); }, Number(ms) + 200);
+`;
+
+async function flood(port: number, connections: number, ms: number, from: string): Promise<number> {
+  const { stdout, success } = await new Deno.Command("node", {
+    args: ["-e", FLOOD_SCRIPT, String(port), String(connections), String(ms), from],
+    stdout: "piped",
+  }).output();
+  assert(success, "the flood ran");
+  return Number(new TextDecoder().decode(stdout).trim());
+}
+
+const hasNode =
+  new Deno.Command("sh", { args: ["-c", "command -v node"], stdout: "null" }).outputSync().success;
+
+for (const from of ["127.0.0.1", "127.0.0.2"]) {
+  const whence = from === "127.0.0.1" ? "the nodes' own address" : "another address";
+  Deno.test({
+    name:
+      `security: 500 connections re-opened as fast as they are dropped, from ${whence}, while 4 nodes join → all 4 verified`,
+    ignore: !hasNode,
+    fn: async () => {
+      const server = new KadServer(variant, ["--bench", "50MB", "--clients", "4"]);
+      const port = await server.port;
+      const flooding = flood(port, 500, 10_000, from);
+      await new Promise((r) => setTimeout(r, 1000)); // the flood is on when the nodes come
+      const nodes = [0, 1, 2, 3].map(() => startJoin(variant, port, null, ["--null"]));
+      const results = await Promise.all(nodes.map((n) => n.result()));
+      const opened = await flooding;
+      const { code, report, stderr } = await server.result();
+      for (const r of results) assertEquals(r.code, 0, r.stderr);
+      assertEquals(code, 0, stderr);
+      assertEquals(report!.nodes.filter((n) => n.status === "ok").length, 4);
+      const joinedAt = server.events.filter((e) => e.event === "phase" && e.phase === "joined")
+        .map((e) => (e.at as number).toFixed(1));
+      console.log(
+        `  flood from ${from}: ${opened} connections in 10 s; the nodes joined at ${joinedAt.join(", ")} s`,
+      );
+      assert(opened >= 2000, `the flood opened ${opened} connections`);
+      // refusals are told at most once per address and code every 10 s
+      const notices = server.events.filter((e) => e.event === "refused" && e.code === "FLOOD");
+      assert(notices.length >= 1 && notices.length <= 3, `${notices.length} flood notices`);
+      // from another address, nobody waits for the flood to end
+      if (from !== "127.0.0.1") assert(joinedAt.every((at) => Number(at) < 9), `joined during the flood`);
+    },
+  });
+}

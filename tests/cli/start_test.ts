@@ -236,3 +236,45 @@ Deno.test("paths: `deno task kad` run from another directory takes paths relativ
   );
   assert((await Deno.stat(join(dir.path, "r.json"))).isFile, "--report r.json too");
 });
+
+Deno.test("--verbose: the engine's debug lines (plan, admission) reach stderr; without it they do not", async () => {
+  for (const verbose of [true, false]) {
+    const server = new KadServer(variant, [
+      "--bench",
+      "1MB",
+      "--clients",
+      "1",
+      ...(verbose ? ["--verbose"] : []),
+    ]);
+    const node = await startJoin(variant, await server.port, null, ["--null"], verbose ? ["--verbose"] : [])
+      .result();
+    const { code, stderr } = await server.result();
+    assertEquals([code, node.code], [0, 0], stderr);
+    const debug = /^\d\d:\d\d:\d\d\.\d{3} \[DBG\] kad\.server: Planned 1 nodes, fan-out 1/m;
+    assertEquals(debug.test(stderr), verbose, stderr);
+    assertEquals(/\[DBG\] kad\.admission: Accepted /.test(stderr), verbose, stderr);
+    assertEquals(/\[DBG\] kad\.node: /.test(node.stderr) || !verbose, true, node.stderr);
+  }
+});
+
+Deno.test("progress: a node that left early counts as failed, never as done, while the others stream", async () => {
+  const server = new KadServer(variant, ["-", "--clients", "3", "--order", "name"], { stdin: true });
+  const port = await server.port;
+  const nodes = [
+    startJoin(variant, port, "a", ["--null"]),
+    startJoin(variant, port, "b", ["--cmd", "head -c 1000 >/dev/null", "--abort-on-sink-error"]),
+    startJoin(variant, port, "c", ["--null"]),
+  ];
+  await server.joined(3);
+  const chunk = new Uint8Array(1 << 20);
+  for (let i = 0; i < 40; i++) {
+    await server.process.write(chunk);
+    await sleep(100);
+  }
+  await server.process.closeStdin();
+  await Promise.all(nodes.map((n) => n.result()));
+  await server.result();
+  const progress = server.events.filter((e) => e.event === "progress");
+  const late = progress.slice(-2, -1)[0]; // a second before the end: b is out, a and c still streaming
+  assertEquals([late.nodesDone, late.nodesFailed, late.nodeCount], [0, 1, 3], JSON.stringify(progress));
+});
