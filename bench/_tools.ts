@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateToken } from "../lib/security/join_token.ts";
+import { kadCommand } from "../cli/self_exec.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -15,7 +16,7 @@ if (!Deno.env.get("KAD_TOKEN")) Deno.env.set("KAD_TOKEN", generateToken());
 /** The argv that runs kad: dist/kad.js when bundled (what `deno compile` embeds), else cli/main.ts. */
 export function kadArgv(): string[] {
   const bundle = join(ROOT, "dist/kad.js");
-  return [Deno.execPath(), "run", "--quiet", "-A", exists(bundle) ? bundle : join(ROOT, "cli/main.ts")];
+  return kadCommand(exists(bundle) ? bundle : join(ROOT, "cli/main.ts"));
 }
 
 /** True when `path` exists (and, with `kind`, is of that kind). */
@@ -28,10 +29,7 @@ export function exists(path: string, kind?: "file" | "dir"): boolean {
   }
 }
 
-/** True when `tool` is on the PATH (or an existing path). */
-export function have(tool: string): boolean {
-  return new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" }).outputSync().success;
-}
+export { hasTool as have } from "../lib/process/host_tool.ts";
 
 /**
  * Waits until something listens on TCP (or UDP with `proto` "u") `port`, in a network namespace when

@@ -10,8 +10,9 @@ import { join as joinPath } from "node:path";
 import { join } from "../lib/node/join.ts";
 import { canBuildNetlab, Netlab, parseRate } from "../lib/netlab/netlab.ts";
 import { allOk, type DeploymentReport, nodeRate } from "../lib/report/report.ts";
-import { byteSize, hostPort, int, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
-import { DEFAULT_PORT } from "./join_command.ts";
+import { type FlagSpec, hostPort, type ParsedFlags, read, UsageError } from "./flags.ts";
+import { BENCH_FLAGS as F, COMMON } from "./commands.ts";
+import { DEFAULT_CONTROL_PORT } from "../lib/protocol/frame.ts";
 import { INSECURE_WARNING, tokenChoice } from "./join_token_option.ts";
 import { nodeTls } from "./tls_option.ts";
 import { nodeFailures, startNode, startServer, terminate } from "./local_run.ts";
@@ -48,7 +49,7 @@ interface ChainOptions {
   bytes: number;
   sink: "null" | "file";
   fanout: number;
-  timeout: number;
+  timeoutMs: number;
 }
 
 /** Runs `kad bench`; returns the exit code. */
@@ -57,15 +58,14 @@ export async function benchCommand(flags: ParsedFlags, positionals: string[]): P
   if (rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}"`, "bench");
   if (mode === "link") return await benchLink(flags);
   if (mode !== "chain") throw new UsageError('Say what to measure: "chain" or "link"', "bench");
-  const sink = str(flags, "sink") ?? "null";
-  if (sink !== "null" && sink !== "file") throw new UsageError("Option --sink takes null or file", "bench");
+  const get = <T>(spec: FlagSpec<T>) => read(flags, spec, "bench");
   const options: ChainOptions = {
-    counts: nodeCounts(str(flags, "nodes") ?? "1,2,4,8"),
-    rate: str(flags, "rate") ?? "200mbit",
-    bytes: byteSize(str(flags, "size") ?? "200MB", "size", "bench"),
-    sink,
-    fanout: int(flags, "fanout", "bench", 1, 8) ?? 1,
-    timeout: seconds(flags, "timeout", "bench") ?? 30,
+    counts: nodeCounts(get(F.nodes)!),
+    rate: get(F.rate)!,
+    bytes: get(F.size)!,
+    sink: get(F.sink)!,
+    fanout: get(COMMON.fanout)!,
+    timeoutMs: get(COMMON.timeout)!,
   };
   parseRate(options.rate);
   const err = stderrOut();
@@ -85,14 +85,14 @@ export async function benchCommand(flags: ParsedFlags, positionals: string[]): P
       if (interrupt.signal.aborted) break;
       const row = await runChain(n, options, lab, interrupt.signal);
       rows.push(row);
-      if (flags.json === true) out.write(JSON.stringify({ event: "bench-row", ...row }) + "\n");
+      if (get(COMMON.json)) out.write(JSON.stringify({ event: "bench-row", ...row }) + "\n");
       else err.write(`  N=${n}: ${row.seconds.toFixed(2)} s${row.ok ? "" : " (NOT all verified)"}\n`);
     }
   } finally {
     interrupt.dispose();
   }
-  if (flags.json !== true) out.write(renderRows(rows));
-  const plot = str(flags, "plot");
+  if (!get(COMMON.json)) out.write(renderRows(rows));
+  const plot = get(F.plot);
   if (plot) {
     await Deno.writeTextFile(
       plot,
@@ -139,7 +139,7 @@ async function runChain(
         "--port",
         "0",
         "--timeout",
-        String(options.timeout),
+        String(options.timeoutMs / 1000),
       ],
       wrap(0),
       true,
@@ -156,7 +156,7 @@ async function runChain(
         "--listen",
         lab ? "0.0.0.0:0" : "127.0.0.1:0",
         "--timeout",
-        String(options.timeout),
+        String(options.timeoutMs / 1000),
         ...(options.sink === "null" ? ["--null"] : ["--out", joinPath(dir, name)]),
       ], wrap(i + 1))
     );
@@ -233,7 +233,7 @@ function nodeCounts(list: string): number[] {
 }
 
 async function benchLink(flags: ParsedFlags): Promise<number> {
-  const server = str(flags, "server");
+  const server = read(flags, F.server, "bench");
   if (server === undefined) {
     throw new UsageError(
       "Missing --server HOST[:PORT] (run `kad serve --bench 1GB --clients 1` there)",
@@ -246,14 +246,14 @@ async function benchLink(flags: ParsedFlags): Promise<number> {
   const interrupt = interruptSignal();
   try {
     const result = await join({
-      server: hostPort(server, DEFAULT_PORT, "bench"),
+      server: hostPort(server, DEFAULT_CONTROL_PORT, "bench"),
       name: `bench-${Deno.hostname()}`,
       token,
       tls,
       sink: { kind: "null" },
       listen: { host: "0.0.0.0", port: 0 },
       advertise: "",
-      timeoutMs: (seconds(flags, "timeout", "bench") ?? 30) * 1000,
+      timeoutMs: read(flags, COMMON.timeout, "bench"),
       signal: interrupt.signal,
     });
     const rate = result.seconds > 0 ? result.bytes / result.seconds : 0;

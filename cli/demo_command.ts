@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { allOk } from "../lib/report/report.ts";
 import { buildSampleTree } from "../lib/verify/sample_tree.ts";
 import { compareTrees } from "../lib/verify/tree_compare.ts";
-import { int, type ParsedFlags, seconds, UsageError } from "./flags.ts";
+import { given, type ParsedFlags, read, UsageError } from "./flags.ts";
+import { COMMON, DEMO_FLAGS } from "./commands.ts";
 import { renderReport } from "./report_table.ts";
 import { nodeFailures, startNode, startServer, terminate } from "./local_run.ts";
 import { interruptSignal } from "./signals.ts";
@@ -19,9 +20,12 @@ import { paint, stderrOut, stdoutOut, type TextOut, useColor } from "./terminal.
 /** Runs the demo; returns 0 only when every clone is identical to the source. */
 export async function demoCommand(flags: ParsedFlags, positionals: string[]): Promise<number> {
   if (positionals.length > 1) throw new UsageError(`Too many arguments: ${positionals.join(" ")}`, "demo");
-  const nodes = int(flags, "nodes", "demo", 1, 64) ?? 4;
-  const fanout = int(flags, "fanout", "demo", 1, 8) ?? 1;
-  const timeout = seconds(flags, "timeout", "demo") ?? 30;
+  const nodes = read(flags, DEMO_FLAGS.nodes, "demo")!;
+  const fanout = read(flags, COMMON.fanout, "demo")!;
+  // the demo's processes get --timeout only when it was given: their defaults are kad's own
+  const timeout = given(flags, COMMON.timeout)
+    ? ["--timeout", String(read(flags, COMMON.timeout, "demo")! / 1000)]
+    : [];
   const out = stdoutOut();
   const err = stderrOut();
   const color = useColor(out);
@@ -47,8 +51,7 @@ export async function demoCommand(flags: ParsedFlags, positionals: string[]): Pr
       String(nodes),
       "--fanout",
       String(fanout),
-      "--timeout",
-      String(timeout),
+      ...timeout,
     ]);
     children.push(server.child);
     err.write(`kad demo: server on 127.0.0.1:${server.port}; starting ${nodes} node(s)\n`);
@@ -69,8 +72,7 @@ export async function demoCommand(flags: ParsedFlags, positionals: string[]): Pr
         `node-${i}`,
         "--listen",
         "127.0.0.1:0",
-        "--timeout",
-        String(timeout),
+        ...timeout,
       ]));
     }
     children.push(...nodeProcesses);
@@ -95,7 +97,7 @@ export async function demoCommand(flags: ParsedFlags, positionals: string[]): Pr
     for (const child of children) terminate(child);
     await Promise.all(children.map((c) => c.status.catch(() => {})));
     interrupt.dispose();
-    if (flags.keep === true) err.write(`kad demo: kept ${tmp}\n`);
+    if (read(flags, DEMO_FLAGS.keep, "demo")) err.write(`kad demo: kept ${tmp}\n`);
     else await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 }

@@ -1,6 +1,9 @@
 /**
- * Flags are defined once, here; parsing (node:util parseArgs, the only place it is used) and the
- * help text are generated from the same table.
+ * Flags, the machinery: each flag is defined once ({@link FlagSpec}: name, value, typed default,
+ * parser, help) in cli/commands.ts, and the parser (node:util parseArgs, used here only), the
+ * reading of values with their defaults ({@link read}), the help text and docs/options.md all come
+ * from that one definition. Values are converted to the library's units here, at the edge
+ * (seconds → milliseconds, sizes → bytes).
  *
  * @module
  */
@@ -16,18 +19,22 @@ export class UsageError extends Error {
   }
 }
 
-/** One flag. */
-export interface FlagSpec {
+/** One flag, with the type of its value. */
+export interface FlagSpec<T = unknown> {
   /** Long name without dashes. */
   name: string;
   /** Value placeholder, or undefined for a boolean switch. */
   value?: string;
   /** May be repeated. */
   multiple?: boolean;
-  /** Default shown in help. */
-  default?: string;
   /** One-line help. */
   help: string;
+  /** The value when the flag is not given (usually the library's own constant). */
+  default?: T;
+  /** The default as people read it ("30", "32MiB"). */
+  shown?: string;
+  /** Turns the text given into the value; throws a {@link UsageError}. */
+  parse: (text: string, command: string) => T;
 }
 
 /** A command's definition. */
@@ -45,286 +52,116 @@ export interface CommandSpec {
 /** Parsed flags: strings, booleans, or string arrays for repeatable flags. */
 export type ParsedFlags = Record<string, string | boolean | string[] | undefined>;
 
-const COMMON: FlagSpec[] = [
-  { name: "json", help: "write JSON Lines events on stdout" },
-  { name: "timeout", value: "S", default: "30", help: "seconds any wait on a peer may last" },
-  { name: "connect-timeout", value: "S", default: "10", help: "seconds to connect to a peer and link up" },
-  {
-    name: "ring",
+/** The value of `spec` in `flags`: parsed when given, else its default (possibly undefined). */
+export function read<T>(flags: ParsedFlags, spec: FlagSpec<T>, command: string): T | undefined {
+  const given = flags[spec.name];
+  if (given === undefined) return spec.default;
+  if (typeof given === "boolean") return given as T;
+  if (Array.isArray(given)) return given as T;
+  return spec.parse(given, command);
+}
+
+/** True when `spec` was given on the command line. */
+export function given(flags: ParsedFlags, spec: FlagSpec): boolean {
+  return flags[spec.name] !== undefined;
+}
+
+/** A switch (no value). */
+export function switchFlag(name: string, help: string): FlagSpec<boolean> {
+  return { name, help, default: false, parse: () => true };
+}
+
+/** A text value. */
+export function textFlag(name: string, value: string, help: string, def?: string): FlagSpec<string> {
+  return { name, value, help, default: def, shown: def, parse: (text) => text };
+}
+
+/** A text value that may be repeated. */
+export function listFlag(name: string, value: string, help: string): FlagSpec<string[]> {
+  return { name, value, help, multiple: true, default: [], parse: (text) => [text] };
+}
+
+/** One of `choices`. */
+export function choiceFlag<T extends string>(
+  name: string,
+  choices: readonly T[],
+  help: string,
+  def?: T,
+): FlagSpec<T> {
+  return {
+    name,
+    value: choices.join("|"),
+    help,
+    default: def,
+    shown: def,
+    parse: (text, command) => {
+      if ((choices as readonly string[]).includes(text)) return text as T;
+      throw new UsageError(`Option --${name} takes ${orList(choices)}, got "${text}"`, command);
+    },
+  };
+}
+
+/** A whole number within [min, max]. */
+export function intFlag(
+  name: string,
+  value: string,
+  help: string,
+  min: number,
+  max: number,
+  def?: number,
+): FlagSpec<number> {
+  return {
+    name,
+    value,
+    help,
+    default: def,
+    shown: def === undefined ? undefined : String(def),
+    parse: (text, command) => {
+      const n = Number(text);
+      if (!/^\d+$/.test(text) || n < min || n > max) {
+        throw new UsageError(
+          `Option --${name} takes a whole number from ${min} to ${max}, got "${text}"`,
+          command,
+        );
+      }
+      return n;
+    },
+  };
+}
+
+/** Seconds on the command line, milliseconds in the value; `zero`: 0 is allowed. */
+export function secondsFlag(name: string, help: string, defMs?: number, zero = false): FlagSpec<number> {
+  return {
+    name,
+    value: "S",
+    help,
+    default: defMs,
+    shown: defMs === undefined || !Number.isFinite(defMs) ? undefined : String(defMs / 1000),
+    parse: (text, command) => {
+      const n = Number(text);
+      if (text.trim() === "" || !Number.isFinite(n) || n < 0 || (n === 0 && !zero)) {
+        throw new UsageError(
+          `Option --${name} takes seconds ${zero ? ">= 0" : "> 0"}, got "${text}"`,
+          command,
+        );
+      }
+      return n * 1000;
+    },
+  };
+}
+
+/** A size such as 200MB or 2GiB, in bytes; `zero`: 0 is allowed. */
+export function sizeFlag(name: string, help: string, def?: number, zero = false): FlagSpec<number> {
+  return {
+    name,
     value: "SIZE",
-    default: "32MiB",
-    help: "recent stream kept to repair nodes behind a failure",
-  },
-  { name: "verbose", help: "debug logging on stderr" },
-  { name: "help", help: "show this help" },
-];
-
-/** Authentication, for serve and join. */
-const SECURITY: FlagSpec[] = [
-  { name: "token-file", value: "FILE", help: "read the join token from FILE (or set KAD_TOKEN)" },
-  {
-    name: "token",
-    value: "TOKEN",
-    help: "the join token (other users can see it in ps: prefer --token-file or KAD_TOKEN)",
-  },
-  { name: "insecure", help: "no authentication: anyone who reaches the ports can join or feed data" },
-];
-
-/** TLS on the server. */
-const SERVER_TLS: FlagSpec[] = [
-  { name: "tls", help: "encrypt control and data links with TLS (needs --cert and --key)" },
-  { name: "cert", value: "FILE", help: "--tls: the server's certificate chain (PEM)" },
-  { name: "key", value: "FILE", help: "--tls: the server's private key (PEM)" },
-  { name: "ca", value: "FILE", help: "--tls: the CA that signed --cert (default: --cert, self-signed)" },
-];
-
-/** TLS on a node. */
-const NODE_TLS: FlagSpec[] = [
-  { name: "tls", help: "join a --tls server (needs --ca)" },
-  { name: "ca", value: "FILE", help: "--tls: the CA that signed the server's certificate (PEM)" },
-];
-
-/** `kad serve`. */
-export const SERVE: CommandSpec = {
-  name: "serve",
-  usage: "kad serve [options] DIR | --image FILE | -",
-  summary: "stream a directory (tar), an image or stdin once to every node that joins",
-  flags: [
-    {
-      name: "image",
-      value: "FILE",
-      help: "serve an image file, block device or FIFO raw (dd style)",
-    },
-    {
-      name: "tar",
-      help: "with --image or -: the bytes are a tar archive, which nodes extract with --to DIR",
-    },
-    {
-      name: "size",
-      value: "SIZE",
-      help: "with --image or -: stream exactly SIZE bytes (needed for endless devices such as /dev/zero)",
-    },
-    { name: "bench", value: "SIZE", help: "serve SIZE generated bytes (e.g. 2GB) to measure the chain" },
-    { name: "port", value: "PORT", default: "9997", help: "control port nodes join on" },
-    { name: "listen", value: "HOST", default: "0.0.0.0", help: "address to listen on" },
-    { name: "clients", value: "N", help: "start when N nodes have joined" },
-    { name: "wait", value: "S", help: "start when S seconds pass without a new join" },
-    { name: "min-clients", value: "N", help: "with --wait or Enter: never start with fewer than N nodes" },
-    { name: "fanout", value: "K", default: "1", help: "children per node: 1 = chain, up to 8 = K-ary tree" },
-    { name: "order", value: "join|name", default: "join", help: "order of nodes in the topology" },
-    { name: "exclude", value: "PATTERN", multiple: true, help: "tar --exclude pattern (repeatable)" },
-    { name: "no-default-excludes", help: "do not leave out /proc, /sys, /dev, /run, /tmp…" },
-    { name: "hash", value: "ALG", default: "xxh128", help: "stream hash: xxh128 or sha256" },
-    { name: "report", value: "FILE", help: "write the JSON report to FILE" },
-    {
-      name: "stall-timeout",
-      value: "S",
-      default: "3",
-      help: "a node silent this long while streaming is failed and repaired around",
-    },
-    { name: "abort-on-node-failure", help: "stop the whole deployment when any node fails (all or nothing)" },
-    ...SECURITY,
-    ...SERVER_TLS,
-    ...COMMON,
-  ],
-};
-
-/** `kad join`. */
-export const JOIN: CommandSpec = {
-  name: "join",
-  usage: "kad join --server HOST[:PORT] (--to DIR | --dd DEV | --out FILE|- | --cmd CMD | --null)",
-  summary: "receive the stream, write it locally and relay it to the next node",
-  flags: [
-    { name: "server", value: "HOST[:PORT]", help: "the kad server (port 9997 by default)" },
-    { name: "to", value: "DIR", help: "extract the tar stream into DIR" },
-    { name: "dd", value: "DEV", help: "write raw bytes to a device or file with dd" },
-    {
-      name: "out",
-      value: "FILE",
-      help: "write raw bytes to FILE (renamed into place once verified), - for stdout",
-    },
-    { name: "cmd", value: "COMMAND", help: "pipe the stream into a shell command" },
-    { name: "null", help: "only count and hash (for tests and benchmarks)" },
-    {
-      name: "name",
-      value: "NAME",
-      help:
-        "node name, unique in the deployment (default: the host name; made unique by the server when taken)",
-    },
-    {
-      name: "raw",
-      help: "with --dd or --out: store a tar stream's bytes as they are instead of refusing it",
-    },
-    {
-      name: "wait-server",
-      value: "S",
-      help: "seconds to wait for a server that is not up yet; 0 = do not wait (default: until interrupted)",
-    },
-    { name: "listen", value: "HOST[:PORT]", default: "0.0.0.0:0", help: "data listener address" },
-    {
-      name: "advertise",
-      value: "HOST[:PORT]",
-      help: "address the upstream should connect to (default: as the server sees it, the listening port)",
-    },
-    {
-      name: "abort-on-sink-error",
-      help: "leave the stream when the local sink fails (default: relay on to the nodes behind)",
-    },
-    {
-      name: "phase",
-      value: "NAME[:DETAIL]",
-      multiple: true,
-      help: "a phase this node went through before joining (booted, partitioned…), for the server's report",
-    },
-    {
-      name: "post-install",
-      value: "CMD",
-      help: "shell command run once the copy is verified (KAD_* variables); its `kad-phase: NAME` lines " +
-        "go to the server's report, and the node fails if it does",
-    },
-    {
-      name: "post-install-timeout",
-      value: "S",
-      default: "1800",
-      help: "seconds the post-install command may run",
-    },
-    ...SECURITY,
-    ...NODE_TLS,
-    ...COMMON,
-  ],
-};
-
-/** `kad demo`. */
-export const DEMO: CommandSpec = {
-  name: "demo",
-  usage: "kad demo [--nodes N] [SOURCE]",
-  summary: "deploy a sample tree (or SOURCE) to N local nodes and verify every clone",
-  flags: [
-    { name: "nodes", value: "N", default: "4", help: "number of nodes" },
-    { name: "fanout", value: "K", default: "1", help: "children per node" },
-    { name: "keep", help: "keep the temporary directory" },
-    ...COMMON,
-  ],
-};
-
-/** `kad bench`. */
-export const BENCH: CommandSpec = {
-  name: "bench",
-  usage: "kad bench chain [--nodes 1,2,4,8] [--rate 200mbit] [--size 200MB] | kad bench link --server HOST",
-  summary: "measure chains on a virtual switched network (loopback when not root), or one real link",
-  flags: [
-    { name: "nodes", value: "LIST", default: "1,2,4,8", help: "chain: node counts to run, comma-separated" },
-    { name: "rate", value: "RATE", default: "200mbit", help: "chain: rate of every switch port (tc syntax)" },
-    { name: "size", value: "SIZE", default: "200MB", help: "chain: bytes streamed per run" },
-    {
-      name: "sink",
-      value: "null|file",
-      default: "null",
-      help: "chain: what every node does with the stream",
-    },
-    { name: "fanout", value: "K", default: "1", help: "chain: children per node" },
-    { name: "plot", value: "FILE.svg", help: "chain: draw time against the number of nodes" },
-    {
-      name: "server",
-      value: "HOST[:PORT]",
-      help: "link: a `kad serve --bench SIZE --clients 1` to measure against",
-    },
-    ...SECURITY,
-    ...NODE_TLS,
-    ...COMMON,
-  ],
-};
-
-/** `kad netboot`. */
-export const NETBOOT: CommandSpec = {
-  name: "netboot",
-  usage: "kad netboot initrd [--out DIR] | kad netboot init DIR --interface IF --server HOST[:PORT] " +
-    "(--dhcp-range FIRST,LAST | --proxy-dhcp SUBNET)",
-  summary:
-    "build the deploy kernel and initramfs, and the netboot tree (dnsmasq, iPXE, PXELINUX) nodes boot from",
-  flags: [
-    { name: "out", value: "DIR", default: "kad-boot", help: "initrd: where vmlinuz and initrd.img go" },
-    {
-      name: "kernel-package",
-      value: "PKG",
-      help: "initrd: the Debian kernel package (default: what linux-image-amd64 names)",
-    },
-    {
-      name: "cache",
-      value: "DIR",
-      default: "/var/cache/kad-netboot",
-      help: "initrd: where downloaded packages are kept",
-    },
-    { name: "module", value: "NAME", multiple: true, help: "initrd: another kernel module to include" },
-    {
-      name: "kad-js",
-      value: "FILE",
-      help: "initrd: the bundled kad.js to run with deno (default: this kad's bundle)",
-    },
-    {
-      name: "boot",
-      value: "DIR",
-      default: "kad-boot",
-      help: "init: where `kad netboot initrd` wrote its files",
-    },
-    { name: "interface", value: "IF", help: "init: the interface dnsmasq serves (and only that one)" },
-    { name: "dhcp-range", value: "FIRST,LAST", help: "init: addresses to lease to nodes" },
-    {
-      name: "proxy-dhcp",
-      value: "SUBNET",
-      help: "init: the network already has a DHCP server: only add the boot information",
-    },
-    {
-      name: "ipv6-ra",
-      help:
-        "init: send IPv6 router adverts on IF (give IF an IPv6 address): iPXE stops waiting ~13 s for a router",
-    },
-    { name: "server", value: "HOST[:PORT]", help: "init: the `kad serve` nodes join" },
-    {
-      name: "tftp",
-      value: "HOST",
-      help:
-        "init: where nodes fetch the layout, nodes file and hooks (default: the DHCP server; --server's host " +
-        "with --proxy-dhcp)",
-    },
-    { name: "layout", value: "FILE", help: "init: sfdisk layout (`sfdisk --dump` of the source's disk)" },
-    {
-      name: "layout-from",
-      value: "DEVICE",
-      help: "init: capture the layout from this disk (or image) with sfdisk --dump, minus its ids",
-    },
-    { name: "nodes", value: "FILE", help: "init: per-node lines `MAC HOSTNAME [ADDRESS/PREFIX [GATEWAY]]`" },
-    { name: "hooks", value: "DIR", help: "init: post-install scripts run in a chroot of the new system" },
-    { name: "disk", value: "DEV", help: "init: the disk nodes install on (default: their first disk)" },
-    { name: "root", value: "N", default: "1", help: "init: the root partition's number in the layout" },
-    { name: "fs", value: "TYPE", default: "ext4", help: "init: root file system: ext4, ext3 or ext2" },
-    {
-      name: "sink",
-      value: "dir|dd",
-      default: "dir",
-      help: "init: tar into the root file system, or dd an image",
-    },
-    { name: "bootloader", value: "none|extlinux|grub", default: "none", help: "init: install a boot loader" },
-    { name: "done", value: "reboot|poweroff|shell", default: "reboot", help: "init: once installed" },
-    {
-      name: "reboot-window",
-      value: "S",
-      default: "0",
-      help: "init: spread the nodes' reboots over S seconds by chain position",
-    },
-    { name: "console", value: "ARGS", help: "init: kernel console arguments (default: tty0 and ttyS0)" },
-    {
-      name: "wait-server",
-      value: "S",
-      help: "init: seconds a node waits for kad serve to come up (default: until it does)",
-    },
-    ...SECURITY.filter((flag) => flag.name !== "token"),
-    ...COMMON.filter((flag) => ["verbose", "help"].includes(flag.name)),
-  ],
-};
-
-/** Every command. */
-export const COMMANDS: CommandSpec[] = [SERVE, JOIN, DEMO, BENCH, NETBOOT];
+    help,
+    default: def,
+    shown: def === undefined ? undefined : formatSize(def),
+    parse: (text, command) =>
+      zero && /^0+\s*[kmgt]?i?b?$/i.test(text.trim()) ? 0 : byteSize(text, name, command),
+  };
+}
 
 /** Parses `args` for `spec`; unknown flags and stray values are {@link UsageError}s. */
 export function parseFlags(spec: CommandSpec, args: string[]): { flags: ParsedFlags; positionals: string[] } {
@@ -346,52 +183,9 @@ export function parseFlags(spec: CommandSpec, args: string[]): { flags: ParsedFl
 export function commandHelp(spec: CommandSpec): string {
   const rows = spec.flags.map((f) => {
     const left = `  ${f.name === "help" ? "-h, " : ""}--${f.name}${f.value ? ` ${f.value}` : ""}`;
-    const def = f.default ? ` (default ${f.default})` : "";
-    return `${left.padEnd(30)} ${f.help}${def}`;
+    return `${left.padEnd(30)} ${f.help}${f.shown ? ` (default ${f.shown})` : ""}`;
   });
   return `Usage: ${spec.usage}\n\n${spec.summary}.\n\nOptions:\n${rows.join("\n")}\n`;
-}
-
-/** Top-level help. */
-export function mainHelp(version: string): string {
-  const rows = COMMANDS.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`);
-  return `kad ${version}: clone one machine onto hundreds at the speed of one.\n\n` +
-    `Usage: kad COMMAND [options]\n\nCommands:\n${rows.join("\n")}\n\n` +
-    `Run "kad COMMAND --help" for a command's options.\n`;
-}
-
-/** Reads a string flag. */
-export function str(flags: ParsedFlags, name: string): string | undefined {
-  const v = flags[name];
-  return typeof v === "string" ? v : undefined;
-}
-
-/** Reads a positive integer flag within [min, max]. */
-export function int(
-  flags: ParsedFlags,
-  name: string,
-  command: string,
-  min: number,
-  max: number,
-): number | undefined {
-  const v = str(flags, name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max) {
-    throw new UsageError(`Option --${name} takes a whole number from ${min} to ${max}, got "${v}"`, command);
-  }
-  return n;
-}
-
-/** Reads a positive number of seconds. */
-export function seconds(flags: ParsedFlags, name: string, command: string): number | undefined {
-  const v = str(flags, name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new UsageError(`Option --${name} takes seconds > 0, got "${v}"`, command);
-  }
-  return n;
 }
 
 /** Parses "HOST[:PORT]" (IPv6 in brackets). */
@@ -422,9 +216,19 @@ export function byteSize(value: string, flag: string, command: string): number {
   return bytes;
 }
 
-/** `--ring SIZE`: bytes retained for repairs; 0 keeps only the live window. Undefined: the default. */
-export function ringBytes(flags: ParsedFlags, command: string): number | undefined {
-  const value = str(flags, "ring");
-  if (value === undefined) return undefined;
-  return /^0+\s*[kmgt]?i?b?$/i.test(value.trim()) ? 0 : byteSize(value, "ring", command);
+/** A byte count as a size people write: 32MiB, 200MB, 12345. */
+function formatSize(bytes: number): string {
+  for (
+    const [unit, size] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10], ["GB", 1e9], [
+      "MB",
+      1e6,
+    ]] as const
+  ) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}
+
+function orList(words: readonly string[]): string {
+  return words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} or ${words.at(-1)}`;
 }

@@ -9,7 +9,9 @@ import type { SinkSpec } from "../lib/sink/sink.ts";
 import { describeError } from "../lib/errors.ts";
 import type { PostInstallSpec } from "../lib/node/post_install.ts";
 import { parsePhaseNote, type PhaseNote } from "../lib/report/phase.ts";
-import { hostPort, type ParsedFlags, ringBytes, seconds, str, UsageError } from "./flags.ts";
+import { type FlagSpec, given, hostPort, type ParsedFlags, read, UsageError } from "./flags.ts";
+import { COMMON, JOIN_FLAGS as F } from "./commands.ts";
+import { DEFAULT_CONTROL_PORT } from "../lib/protocol/frame.ts";
 import { formatProgress, ProgressLine } from "./progress.ts";
 import { INSECURE_WARNING, tokenChoice } from "./join_token_option.ts";
 import { nodeTls } from "./tls_option.ts";
@@ -17,22 +19,19 @@ import { interruptSignal } from "./signals.ts";
 import { stderrOut, stdoutOut } from "./terminal.ts";
 
 /** The default control port. */
-export const DEFAULT_PORT = 9997;
-/** Default limit of `--post-install`, in seconds. */
-const DEFAULT_POST_INSTALL_TIMEOUT_S = 1800;
-
 /** Runs `kad join`; returns the exit code. */
 export async function joinCommand(flags: ParsedFlags, positionals: string[]): Promise<number> {
+  const get = <T>(spec: FlagSpec<T>) => read(flags, spec, "join");
   if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`, "join");
-  const serverFlag = str(flags, "server");
+  const serverFlag = get(F.server);
   if (serverFlag === undefined) throw new UsageError("Missing --server HOST[:PORT]", "join");
   const sink = sinkSpec(flags);
-  const json = flags.json === true && sink.kind !== "stdout";
+  const json = get(COMMON.json)! && sink.kind !== "stdout";
   const err = stderrOut();
   const out = stdoutOut();
   const progress = new ProgressLine(err);
   const interrupt = interruptSignal();
-  const chosenName = str(flags, "name");
+  const chosenName = get(F.name);
   if (chosenName !== undefined) checkNodeName(chosenName);
   const name = chosenName ?? Deno.hostname();
   const { token } = await tokenChoice(flags, "join", "node");
@@ -42,20 +41,20 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
   let receiveStart = 0;
   try {
     const result = await join({
-      server: hostPort(serverFlag, DEFAULT_PORT, "join"),
+      server: hostPort(serverFlag, DEFAULT_CONTROL_PORT, "join"),
       name,
       renameIfTaken: chosenName === undefined,
       token,
       tls,
       sink,
-      raw: rawFlag(flags, sink),
-      waitServerMs: waitServer(flags),
-      listen: hostPort(str(flags, "listen") ?? "0.0.0.0:0", 0, "join"),
-      ...advertised(str(flags, "advertise")),
-      timeoutMs: (seconds(flags, "timeout", "join") ?? 30) * 1000,
-      connectTimeoutMs: (seconds(flags, "connect-timeout", "join") ?? 10) * 1000,
-      ringBytes: ringBytes(flags, "join"),
-      abortOnSinkError: flags["abort-on-sink-error"] === true,
+      raw: rawFlag(get(F.raw)!, sink),
+      waitServerMs: get(F.waitServer),
+      listen: hostPort(get(F.listen)!, 0, "join"),
+      ...advertised(get(F.advertise)),
+      timeoutMs: get(COMMON.timeout),
+      connectTimeoutMs: get(COMMON.connectTimeout),
+      ringBytes: get(COMMON.ring),
+      abortOnSinkError: get(F.abortOnSinkError),
       phases: phaseNotes(flags),
       postInstall: postInstall(flags),
       signal: interrupt.signal,
@@ -101,33 +100,17 @@ function checkNodeName(name: string): void {
 }
 
 /** `--raw`: only meaningful for sinks that store bytes. */
-function rawFlag(flags: ParsedFlags, sink: SinkSpec): boolean {
-  if (flags.raw !== true) return false;
+function rawFlag(raw: boolean, sink: SinkSpec): boolean {
+  if (!raw) return false;
   if (sink.kind !== "dd" && sink.kind !== "file") {
     throw new UsageError("--raw is for --dd and --out: it stores a tar stream's bytes as they are", "join");
   }
   return true;
 }
 
-/** `--wait-server S` in milliseconds: how long to wait for a server that is not up (default: forever). */
-function waitServer(flags: ParsedFlags): number {
-  return str(flags, "wait-server") === undefined ? Infinity : waitServerSeconds(flags) * 1000;
-}
-
-/** `--wait-server S`: seconds >= 0 (0: do not wait). */
-export function waitServerSeconds(flags: ParsedFlags, command = "join"): number {
-  const value = str(flags, "wait-server") ?? "";
-  const s = Number(value);
-  if (value.trim() === "" || !Number.isFinite(s) || s < 0) {
-    throw new UsageError(`Option --wait-server takes seconds >= 0, got "${value}"`, command);
-  }
-  return s;
-}
-
 /** `--phase NAME[:DETAIL]`, repeated: phases before the join. */
 function phaseNotes(flags: ParsedFlags): PhaseNote[] {
-  const given = flags.phase;
-  return (Array.isArray(given) ? given : []).map((text) => {
+  return read(flags, F.phase, "join")!.map((text) => {
     try {
       return parsePhaseNote(text);
     } catch (error) {
@@ -138,14 +121,16 @@ function phaseNotes(flags: ParsedFlags): PhaseNote[] {
 
 /** `--post-install CMD [--post-install-timeout S]`. */
 function postInstall(flags: ParsedFlags): PostInstallSpec | null {
-  const command = str(flags, "post-install");
-  const timeout = seconds(flags, "post-install-timeout", "join");
+  const command = read(flags, F.postInstall, "join");
+  const timeoutMs = read(flags, F.postInstallTimeout, "join")!;
   if (command === undefined) {
-    if (timeout !== undefined) throw new UsageError("--post-install-timeout needs --post-install", "join");
+    if (given(flags, F.postInstallTimeout)) {
+      throw new UsageError("--post-install-timeout needs --post-install", "join");
+    }
     return null;
   }
   if (command.trim() === "") throw new UsageError("--post-install needs a command", "join");
-  return { command, timeoutMs: (timeout ?? DEFAULT_POST_INSTALL_TIMEOUT_S) * 1000 };
+  return { command, timeoutMs };
 }
 
 /** `--advertise HOST[:PORT]`: what the upstream should connect to instead of what the server sees. */
@@ -156,23 +141,24 @@ function advertised(value: string | undefined): { advertise: string; advertisePo
 }
 
 function sinkSpec(flags: ParsedFlags): SinkSpec {
-  const given: SinkSpec[] = [];
-  const to = str(flags, "to");
-  const dd = str(flags, "dd");
-  const outFile = str(flags, "out");
-  const cmd = str(flags, "cmd");
-  if (to !== undefined) given.push({ kind: "dir", path: to });
-  if (dd !== undefined) given.push({ kind: "dd", path: dd });
+  const get = <T>(spec: FlagSpec<T>) => read(flags, spec, "join");
+  const sinks: SinkSpec[] = [];
+  const to = get(F.to);
+  const dd = get(F.dd);
+  const outFile = get(F.out);
+  const cmd = get(F.cmd);
+  if (to !== undefined) sinks.push({ kind: "dir", path: to });
+  if (dd !== undefined) sinks.push({ kind: "dd", path: dd });
   if (outFile !== undefined) {
-    given.push(outFile === "-" ? { kind: "stdout" } : { kind: "file", path: outFile });
+    sinks.push(outFile === "-" ? { kind: "stdout" } : { kind: "file", path: outFile });
   }
-  if (cmd !== undefined) given.push({ kind: "command", command: cmd });
-  if (flags.null === true) given.push({ kind: "null" });
-  if (given.length === 0) {
+  if (cmd !== undefined) sinks.push({ kind: "command", command: cmd });
+  if (get(F.null)) sinks.push({ kind: "null" });
+  if (sinks.length === 0) {
     throw new UsageError("No sink: give one of --to DIR, --dd DEV, --out FILE, --cmd, --null", "join");
   }
-  if (given.length > 1) throw new UsageError("Give only one of --to, --dd, --out, --cmd, --null", "join");
-  return given[0];
+  if (sinks.length > 1) throw new UsageError("Give only one of --to, --dd, --out, --cmd, --null", "join");
+  return sinks[0];
 }
 
 function eventBody(event: JoinEvent): Record<string, unknown> {

@@ -7,7 +7,8 @@
 
 import { ConfigError } from "../lib/errors.ts";
 import { checkToken, generateToken, TOKEN_ENV } from "../lib/security/join_token.ts";
-import { type ParsedFlags, str, UsageError } from "./flags.ts";
+import { given, type ParsedFlags, read, UsageError } from "./flags.ts";
+import { COMMON } from "./commands.ts";
 
 export { TOKEN_ENV };
 
@@ -25,18 +26,18 @@ export async function tokenChoice(
   command: string,
   role: "server" | "node",
 ): Promise<TokenChoice> {
-  const given = str(flags, "token");
-  const file = str(flags, "token-file");
-  if (given !== undefined && file !== undefined) {
+  const token = read(flags, COMMON.token, command);
+  const file = read(flags, COMMON.tokenFile, command);
+  if (token !== undefined && file !== undefined) {
     throw new UsageError("Give the join token once: --token or --token-file", command);
   }
-  if (flags.insecure === true) {
-    if (given !== undefined || file !== undefined) {
+  if (given(flags, COMMON.insecure)) {
+    if (token !== undefined || file !== undefined) {
       throw new UsageError("--insecure runs without a join token: drop --token/--token-file", command);
     }
     return { token: null, generated: false };
   }
-  if (given !== undefined) return { token: checkToken(given, "--token"), generated: false };
+  if (token !== undefined) return { token: checkToken(token, "--token"), generated: false };
   if (file !== undefined) return { token: checkToken(await readTokenFile(file), file), generated: false };
   const env = Deno.env.get(TOKEN_ENV);
   if (env !== undefined && env !== "") return { token: checkToken(env, TOKEN_ENV), generated: false };

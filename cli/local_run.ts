@@ -9,6 +9,7 @@ import type { DeploymentReport } from "../lib/report/report.ts";
 import { generateToken } from "../lib/security/join_token.ts";
 import { TOKEN_ENV } from "./join_token_option.ts";
 import { selfCommand } from "./self_exec.ts";
+import { lines } from "../lib/text/lines.ts";
 
 /** The join token every process of a local run shares, passed in the environment (argv shows in ps). */
 const LOCAL_TOKEN = generateToken();
@@ -85,16 +86,7 @@ function spawnKad(
 }
 
 async function* jsonLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<Record<string, unknown>> {
-  let buffered = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    buffered += text;
-    let nl: number;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      if (line.trim()) yield JSON.parse(line);
-    }
-  }
+  for await (const line of lines(stream)) if (line.trim()) yield JSON.parse(line);
 }
 
 async function lastReport(events: AsyncGenerator<Record<string, unknown>>): Promise<DeploymentReport | null> {

@@ -9,11 +9,13 @@ import denoJson from "../deno.json" with { type: "json" };
 import { ConfigError, describeError, KadError } from "../lib/errors.ts";
 import { benchCommand } from "./bench_command.ts";
 import { demoCommand } from "./demo_command.ts";
-import { commandHelp, COMMANDS, mainHelp, parseFlags, UsageError } from "./flags.ts";
+import { commandHelp, parseFlags, read, UsageError } from "./flags.ts";
+import { COMMANDS, COMMON, mainHelp } from "./commands.ts";
 import { joinCommand } from "./join_command.ts";
 import { netbootCommand } from "./netboot_command.ts";
 import { setupLogging } from "./logging.ts";
 import { serveCommand } from "./serve_command.ts";
+import { simulateCommand } from "./simulate_command.ts";
 import { stderrOut, stdoutOut } from "./terminal.ts";
 
 /** kad's version. */
@@ -35,11 +37,11 @@ export async function main(args: string[]): Promise<number> {
   try {
     if (spec === undefined) throw new UsageError(unknownCommand(name), "");
     const { flags, positionals } = parseFlags(spec, rest);
-    if (flags.help === true) {
+    if (read(flags, COMMON.help, spec.name)) {
       stdoutOut().write(commandHelp(spec));
       return 0;
     }
-    await setupLogging(flags.verbose === true);
+    await setupLogging(read(flags, COMMON.verbose, spec.name) ?? false);
     switch (spec.name) {
       case "serve":
         return await serveCommand(flags, positionals);
@@ -49,6 +51,8 @@ export async function main(args: string[]): Promise<number> {
         return await benchCommand(flags, positionals);
       case "netboot":
         return await netbootCommand(flags, positionals);
+      case "simulate":
+        return await simulateCommand(flags, positionals);
       default:
         return await demoCommand(flags, positionals);
     }

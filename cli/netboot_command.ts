@@ -5,13 +5,13 @@
  * @module
  */
 
-import { waitServerSeconds } from "./join_command.ts";
 import { dirname, join } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
 import { buildInitrd, type KadPayload } from "../netboot/initrd_builder.ts";
 import { type DhcpMode, writeNetbootTree } from "../netboot/netboot_tree.ts";
-import { hostPort, int, type ParsedFlags, seconds, str, UsageError } from "./flags.ts";
-import { DEFAULT_PORT } from "./join_command.ts";
+import { type FlagSpec, hostPort, type ParsedFlags, read, UsageError } from "./flags.ts";
+import { NETBOOT_FLAGS as F } from "./commands.ts";
+import { DEFAULT_CONTROL_PORT } from "../lib/protocol/frame.ts";
 import { tokenChoice } from "./join_token_option.ts";
 import { KAD_PERMISSIONS, selfCommand } from "./self_exec.ts";
 import { stderrOut, stdoutOut } from "./terminal.ts";
@@ -35,13 +35,14 @@ export async function netbootCommand(flags: ParsedFlags, positionals: string[]):
 }
 
 async function initrdCommand(flags: ParsedFlags): Promise<number> {
+  const get = <T>(spec: FlagSpec<T>) => read(flags, spec, "netboot");
   const err = stderrOut();
   const result = await buildInitrd({
-    outDir: str(flags, "out") ?? "kad-boot",
-    cacheDir: str(flags, "cache") ?? "/var/cache/kad-netboot",
-    kernelPackage: str(flags, "kernel-package"),
-    kad: kadPayload(str(flags, "kad-js")),
-    extraModules: (flags.module as string[] | undefined) ?? [],
+    outDir: get(F.out)!,
+    cacheDir: get(F.cache)!,
+    kernelPackage: get(F.kernelPackage),
+    kad: kadPayload(get(F.kadJs)),
+    extraModules: get(F.module)!,
     onProgress: (line) => err.write(`kad: ${line}\n`),
   });
   if (result.modules.missing.length > 0) {
@@ -71,48 +72,45 @@ function kadPayload(kadJs: string | undefined): KadPayload {
 }
 
 async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {
-  const iface = str(flags, "interface");
+  const get = <T>(spec: FlagSpec<T>) => read(flags, spec, "netboot");
+  const iface = get(F.interface);
   if (iface === undefined) {
     throw new UsageError("Missing --interface IF (dnsmasq serves only that one)", "netboot");
   }
-  const server = str(flags, "server");
+  const server = get(F.server);
   if (server === undefined) {
     throw new UsageError("Missing --server HOST[:PORT] (the kad serve to join)", "netboot");
   }
-  const dhcp = dhcpMode(str(flags, "dhcp-range"), str(flags, "proxy-dhcp"));
+  const dhcp = dhcpMode(get(F.dhcpRange), get(F.proxyDhcp));
   const { token } = await tokenChoice(flags, "netboot", "node");
-  const boot = str(flags, "boot") ?? "kad-boot";
-  const choice = (name: string, allowed: string[], fallback: string) => {
-    const value = str(flags, name) ?? fallback;
-    if (!allowed.includes(value)) throw new UsageError(`--${name} must be ${allowed.join(", ")}`, "netboot");
-    return value;
-  };
+  const boot = get(F.boot)!;
+  const waitServerMs = get(F.waitServer);
   const tree = await writeNetbootTree({
     dir,
     interface: iface,
     dhcp,
     kernel: join(boot, "vmlinuz"),
     initrd: join(boot, "initrd.img"),
-    layout: layoutSource(str(flags, "layout"), str(flags, "layout-from")),
-    nodes: str(flags, "nodes"),
-    hooksDir: str(flags, "hooks"),
-    console: str(flags, "console"),
-    routerAdverts: flags["ipv6-ra"] === true,
+    layout: layoutSource(get(F.layout), get(F.layoutFrom)),
+    nodes: get(F.nodes),
+    hooksDir: get(F.hooks),
+    console: get(F.console),
+    routerAdverts: get(F.ipv6Ra)!,
     params: {
       server,
       ...(token === null ? { insecure: "1" } : { token }),
-      disk: str(flags, "disk") ?? "",
-      root: String(int(flags, "root", "netboot", 1, 128) ?? 1),
-      fs: choice("fs", ["ext4", "ext3", "ext2"], "ext4"),
-      sink: choice("sink", ["dir", "dd"], "dir"),
-      bootloader: choice("bootloader", ["none", "extlinux", "grub"], "none"),
-      done: choice("done", ["reboot", "poweroff", "shell"], "reboot"),
-      reboot_window: String(seconds(flags, "reboot-window", "netboot") ?? 0),
+      disk: get(F.disk) ?? "",
+      root: String(get(F.root)),
+      fs: get(F.fs)!,
+      sink: get(F.sink)!,
+      bootloader: get(F.bootloader)!,
+      done: get(F.done)!,
+      reboot_window: String(get(F.rebootWindow)! / 1000),
       // nodes may boot before kad serve runs: they wait for it, forever unless bounded
-      ...(str(flags, "wait-server") === undefined ? {} : { wait_server: String(waitServerSeconds(flags)) }),
+      ...(waitServerMs === undefined ? {} : { wait_server: String(waitServerMs / 1000) }),
       // with proxy-DHCP the lease comes from another server: files are fetched from kad's host
-      tftp: str(flags, "tftp") ??
-        (dhcp.kind === "proxy" ? hostPort(server, DEFAULT_PORT, "netboot").host : ""),
+      tftp: get(F.tftp) ??
+        (dhcp.kind === "proxy" ? hostPort(server, DEFAULT_CONTROL_PORT, "netboot").host : ""),
     },
   });
   const out = stdoutOut();

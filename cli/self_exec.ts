@@ -22,6 +22,10 @@ export const KAD_PERMISSIONS: readonly string[] = [
 export function selfCommand(): string[] {
   const exec = Deno.execPath();
   if (!/^deno(\.exe)?$/.test(basename(exec))) return [exec];
-  const entry = Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : Deno.mainModule;
-  return [exec, "run", "--quiet", ...KAD_PERMISSIONS, entry];
+  return kadCommand(Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : Deno.mainModule);
+}
+
+/** The argv prefix that starts kad from `entry` (cli/main.ts, or the bundle dist/kad.js) with this deno. */
+export function kadCommand(entry: string): string[] {
+  return [Deno.execPath(), "run", "--quiet", ...KAD_PERMISSIONS, entry];
 }

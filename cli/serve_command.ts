@@ -4,14 +4,13 @@
  * @module
  */
 
-import { parseHashAlgorithm } from "../lib/integrity/stream_hash.ts";
 import { JOINED_PHASE, RECEIVED_PHASE } from "../lib/report/phase.ts";
 import { allOk, type DeploymentReport } from "../lib/report/report.ts";
-import { DEFAULT_STALL_TIMEOUT_MS, type ServeEvent, Server } from "../lib/server/serve.ts";
+import { type ServeEvent, Server } from "../lib/server/serve.ts";
 import type { StartTrigger } from "../lib/server/start_trigger.ts";
 import type { SourceSpec } from "../lib/source/source.ts";
-import type { PlanOrder } from "../lib/topology/planner.ts";
-import { byteSize, int, type ParsedFlags, ringBytes, seconds, str, UsageError } from "./flags.ts";
+import { type FlagSpec, type ParsedFlags, read, UsageError } from "./flags.ts";
+import { COMMON, SERVE_FLAGS as F } from "./commands.ts";
 import { formatBytes, formatProgress, ProgressLine } from "./progress.ts";
 import { renderReport } from "./report_table.ts";
 import { serverTls } from "./tls_option.ts";
@@ -21,26 +20,22 @@ import { stderrOut, stdoutOut, useColor } from "./terminal.ts";
 
 /** Runs `kad serve`; returns the exit code. */
 export async function serveCommand(flags: ParsedFlags, positionals: string[]): Promise<number> {
+  const get = <T>(spec: FlagSpec<T>) => read(flags, spec, "serve");
   const source = sourceSpec(flags, positionals);
-  const clients = int(flags, "clients", "serve", 1, 100_000);
-  const waitSeconds = seconds(flags, "wait", "serve");
-  const order = str(flags, "order") ?? "join";
-  if (order !== "join" && order !== "name") {
-    throw new UsageError(`Option --order takes join or name`, "serve");
-  }
+  const clients = get(F.clients);
+  const waitMs = get(F.wait);
+  const waitSeconds = waitMs === undefined ? undefined : waitMs / 1000;
   const stdinIsTty = Deno.stdin.isTerminal() && source.kind !== "stdin";
   if (clients === undefined && waitSeconds === undefined && !stdinIsTty) {
     throw new UsageError("Nothing would start the deployment: give --clients N or --wait S", "serve");
   }
-  const json = flags.json === true;
+  const json = get(COMMON.json)!;
   const err = stderrOut();
   const out = stdoutOut();
   const progress = new ProgressLine(err);
   const interrupt = interruptSignal();
   const manual = stdinIsTty ? waitForEnter() : undefined;
-  const minClients = int(flags, "min-clients", "serve", 1, 100_000);
-  const start: StartTrigger = { clients, waitSeconds, manual, minClients };
-  const timeout = seconds(flags, "timeout", "serve") ?? 30;
+  const start: StartTrigger = { clients, waitSeconds, manual, minClients: get(F.minClients) };
   const auth = await tokenChoice(flags, "serve", "server");
   const tls = await serverTls(flags, "serve");
   if (auth.token === null) err.write(INSECURE_WARNING + "\n");
@@ -48,16 +43,16 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     source,
     token: auth.token,
     tls,
-    listen: { host: str(flags, "listen") ?? "0.0.0.0", port: int(flags, "port", "serve", 0, 65535) ?? 9997 },
+    listen: { host: get(F.listen)!, port: get(F.port)! },
     start,
-    fanout: int(flags, "fanout", "serve", 1, 8) ?? 1,
-    order: order as PlanOrder,
-    hash: parseHashAlgorithm(str(flags, "hash") ?? "xxh128"),
-    timeoutMs: timeout * 1000,
-    stallTimeoutMs: (seconds(flags, "stall-timeout", "serve") ?? DEFAULT_STALL_TIMEOUT_MS / 1000) * 1000,
-    connectTimeoutMs: (seconds(flags, "connect-timeout", "serve") ?? 10) * 1000,
-    ringBytes: ringBytes(flags, "serve"),
-    abortOnNodeFailure: flags["abort-on-node-failure"] === true,
+    fanout: get(COMMON.fanout)!,
+    order: get(F.order)!,
+    hash: get(F.hash)!,
+    timeoutMs: get(COMMON.timeout)!,
+    stallTimeoutMs: get(F.stallTimeout)!,
+    connectTimeoutMs: get(COMMON.connectTimeout)!,
+    ringBytes: get(COMMON.ring)!,
+    abortOnNodeFailure: get(F.abortOnNodeFailure)!,
     signal: interrupt.signal,
     onEvent: (event) => {
       if (json) out.write(JSON.stringify(jsonEvent(event, auth)) + "\n");
@@ -76,7 +71,7 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     await server.listen();
     const report = await server.run();
     progress.clear();
-    const reportFile = str(flags, "report");
+    const reportFile = get(F.report);
     if (reportFile) await writeReport(reportFile, report);
     if (!json) out.write(renderReport(report, useColor(out)));
     return interrupt.exitCode ?? (allOk(report) ? 0 : 1);
@@ -89,19 +84,19 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
 }
 
 function sourceSpec(flags: ParsedFlags, positionals: string[]): SourceSpec {
-  const image = str(flags, "image");
-  const bench = str(flags, "bench");
+  const get = <T>(spec: FlagSpec<T>) => read(flags, spec, "serve");
+  const image = get(F.image);
+  const bench = get(F.bench);
   if (positionals.length > 1) throw new UsageError(`Too many arguments: ${positionals.join(" ")}`, "serve");
   const [target] = positionals;
   if ([image, bench, target].filter((v) => v !== undefined).length > 1) {
     throw new UsageError("Give only one source: DIR, --image FILE, --bench SIZE or -", "serve");
   }
-  const sizeFlag = str(flags, "size");
-  const size = sizeFlag === undefined ? undefined : byteSize(sizeFlag, "size", "serve");
+  const size = get(F.size);
   if (size !== undefined && image === undefined && target !== "-") {
     throw new UsageError("--size is for --image FILE and - (standard input)", "serve");
   }
-  const tar = flags.tar === true;
+  const tar = get(F.tar)!;
   if (tar && image === undefined && target !== "-") {
     throw new UsageError(
       "--tar is for --image FILE and - (a directory is always streamed as a tar)",
@@ -109,16 +104,10 @@ function sourceSpec(flags: ParsedFlags, positionals: string[]): SourceSpec {
     );
   }
   if (image !== undefined) return { kind: "image", path: image, size, tar };
-  if (bench !== undefined) return { kind: "generated", bytes: byteSize(bench, "bench", "serve") };
+  if (bench !== undefined) return { kind: "generated", bytes: bench };
   if (target === "-") return { kind: "stdin", size, tar };
   if (target === undefined) throw new UsageError("Nothing to serve: give DIR, --image FILE or -", "serve");
-  const excludes = flags.exclude;
-  return {
-    kind: "dir",
-    path: target,
-    excludes: Array.isArray(excludes) ? excludes : [],
-    defaultExcludes: flags["no-default-excludes"] !== true,
-  };
+  return { kind: "dir", path: target, excludes: get(F.exclude)!, defaultExcludes: !get(F.noDefaultExcludes) };
 }
 
 async function waitForEnter(): Promise<void> {

@@ -22,6 +22,8 @@ export interface PlotSpec {
   yLabel: string;
   /** The lines. */
   series: PlotSeries[];
+  /** A logarithmic x axis (node counts from 1 to 10 000). */
+  xLog?: boolean;
 }
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
@@ -36,7 +38,9 @@ export function renderSvgPlot(spec: PlotSpec): string {
   const yMax = niceCeiling(Math.max(1e-9, ...all.map((p) => p[1])) * 1.1);
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
-  const x = (v: number) => m.left + (v / xMax) * plotW;
+  const x = spec.xLog
+    ? (v: number) => m.left + (Math.log10(Math.max(1, v)) / Math.log10(Math.max(10, xMax))) * plotW
+    : (v: number) => m.left + (v / xMax) * plotW;
   const y = (v: number) => m.top + plotH - (v / yMax) * plotH;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,

@@ -8,7 +8,7 @@
 
 import { basename, join } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
-import { runTool } from "./host_tool.ts";
+import { runTool } from "../lib/process/host_tool.ts";
 
 /** The versioned kernel package `linux-image-amd64` depends on, e.g. linux-image-6.1.0-56-amd64. */
 export async function defaultKernelPackage(): Promise<string> {

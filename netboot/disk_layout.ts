@@ -7,7 +7,7 @@
  * @module
  */
 
-import { runTool } from "./host_tool.ts";
+import { runTool } from "../lib/process/host_tool.ts";
 
 /** `sfdisk --dump DEVICE` (a disk or a disk image), made portable by {@link portableLayout}. */
 export async function captureLayout(device: string): Promise<string> {

@@ -9,7 +9,7 @@
 import { basename, dirname, join, relative } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
 import { type CpioEntry, writeCpio } from "./cpio.ts";
-import { runTool } from "./host_tool.ts";
+import { runTool } from "../lib/process/host_tool.ts";
 import type { ModuleSelection } from "./kernel_modules.ts";
 
 /** Entries in archive order, each directory once. */

@@ -18,7 +18,7 @@
 
 import { join } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
-import { runTool } from "./host_tool.ts";
+import { runTool } from "../lib/process/host_tool.ts";
 import { captureLayout } from "./disk_layout.ts";
 
 /** How nodes get their addresses. */

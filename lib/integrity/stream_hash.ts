@@ -20,6 +20,9 @@ export type HashAlgorithm = "xxh128" | "sha256";
 /** The algorithms, default first. */
 export const HASH_ALGORITHMS: readonly HashAlgorithm[] = ["xxh128", "sha256"];
 
+/** The stream hash unless told otherwise: XXH128, chosen by measurement (see the README). */
+export const DEFAULT_HASH: HashAlgorithm = "xxh128";
+
 /** An incremental hash over a byte stream. */
 export interface StreamHasher {
   /** The algorithm's name. */

@@ -10,6 +10,7 @@
  */
 
 import { AuthError, ConfigError } from "../errors.ts";
+import { MAX_PEM_BYTES } from "../protocol/limits.ts";
 
 /** A certificate chain and its private key, PEM. */
 export interface TlsIdentity {
@@ -36,8 +37,7 @@ export interface ServerTls extends TlsIdentity {
   ca: string;
 }
 
-/** Largest PEM text accepted in a certificate or key file. */
-export const MAX_PEM_BYTES = 24 * 1024;
+export { MAX_PEM_BYTES } from "../protocol/limits.ts";
 
 /**
  * Upgrades a connected TCP connection to TLS as the client and completes the handshake within

@@ -10,6 +10,7 @@
  */
 
 import { KadError } from "../errors.ts";
+import { hasTool, runTool } from "../process/host_tool.ts";
 
 /** Port shaping, applied to both directions of every port. */
 export interface PortShape {
@@ -57,7 +58,7 @@ export const NETLAB_PREFIX = "kadlab-";
 
 /** True when running as root, which the lab needs. */
 export function canBuildNetlab(): boolean {
-  return Deno.uid() === 0 && whichSync("ip") && whichSync("tc");
+  return Deno.uid() === 0 && hasTool("ip") && hasTool("tc");
 }
 
 /** A live lab. */
@@ -193,17 +194,12 @@ async function ip(args: string[]): Promise<void> {
   await run(["ip", ...args]);
 }
 
+/** Runs a command of the lab; a failure is a {@link NetlabError} quoting the tool (or ignored when `quiet`). */
 async function run(argv: string[], quiet = false): Promise<string> {
-  const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success && !quiet) {
-    const said = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? "";
-    throw new NetlabError(`"${argv.join(" ")}" failed: ${said}`);
+  try {
+    return await runTool(argv[0], argv.slice(1), `run "${argv.join(" ")}"`);
+  } catch (error) {
+    if (quiet) return "";
+    throw new NetlabError(error instanceof Error ? error.message : String(error));
   }
-  return new TextDecoder().decode(out.stdout);
-}
-
-function whichSync(tool: string): boolean {
-  return new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null", stderr: "null" })
-    .outputSync().success;
 }

@@ -25,7 +25,7 @@ import { connectTo } from "../relay/data_link.ts";
 import { proveToServer } from "../security/control_handshake.ts";
 import { tokenKey } from "../security/join_token.ts";
 import { randomNonce } from "../security/key_derivation.ts";
-import type { JoinEvent, JoinOptions } from "./join.ts";
+import type { JoinEvent, ResolvedJoinOptions } from "./join.ts";
 import { logger } from "../log.ts";
 
 const log = logger("node");
@@ -54,7 +54,10 @@ export interface Introduced {
  * @throws {KadError} REFUSED, AUTH, PROTO… as the server or the handshake says; NNF once the wait
  * for the server is over.
  */
-export async function introduce(options: JoinOptions, listener: Deno.Listener | null): Promise<Introduced> {
+export async function introduce(
+  options: ResolvedJoinOptions,
+  listener: Deno.Listener | null,
+): Promise<Introduced> {
   const server = `${options.server.host}:${options.server.port}`;
   const waitMs = options.waitServerMs ?? Infinity;
   const startedAt = performance.now();
@@ -97,10 +100,13 @@ class ServerNotReadyError extends Error {
   }
 }
 
-async function attempt(options: JoinOptions, openListener: Deno.Listener | null): Promise<Introduced> {
+async function attempt(
+  options: ResolvedJoinOptions,
+  openListener: Deno.Listener | null,
+): Promise<Introduced> {
   const serverName = `server ${options.server.host}:${options.server.port}`;
   const at = `${options.server.host}:${options.server.port}`;
-  const limitMs = options.connectTimeoutMs ?? options.timeoutMs;
+  const limitMs = options.connectTimeoutMs;
   const tls = options.tls ?? null;
   let raw: Deno.Conn;
   try {
@@ -126,7 +132,7 @@ async function attempt(options: JoinOptions, openListener: Deno.Listener | null)
     await control.send(FrameType.HELLO, {
       version: PROTOCOL_VERSION,
       name: options.name,
-      dataHost: options.advertise,
+      dataHost: options.advertise ?? "",
       dataPort: listener === null ? 0 : advertisedPort(options, listener),
       sink: options.sink.kind,
       features: [
@@ -189,13 +195,13 @@ function introductionError(
 }
 
 /** Opens the node's data listener (over TLS presenting `tls` when given) and says where. */
-export function openDataListener(options: JoinOptions, tls: TlsIdentity | null): Deno.Listener {
+export function openDataListener(options: ResolvedJoinOptions, tls: TlsIdentity | null): Deno.Listener {
   const listener = listenOn(options.listen, "data", tls);
   options.onEvent?.({ type: "listening", port: (listener.addr as Deno.NetAddr).port } satisfies JoinEvent);
   return listener;
 }
 
-function advertisedPort(options: JoinOptions, listener: Deno.Listener): number {
+function advertisedPort(options: ResolvedJoinOptions, listener: Deno.Listener): number {
   return options.advertisePort || (listener.addr as Deno.NetAddr).port;
 }
 

@@ -16,6 +16,7 @@ import type { SinkSpec } from "../sink/sink.ts";
 import type { PhaseNote } from "../report/phase.ts";
 import type { PostInstallSpec } from "./post_install.ts";
 import { introduce, openDataListener } from "./introduction.ts";
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from "../net/timeouts.ts";
 import { NodeRun } from "./node_run.ts";
 
 /** Options of {@link join}. */
@@ -44,13 +45,13 @@ export interface JoinOptions extends RingGeometry {
   waitServerMs?: number;
   /** Data listener address (port 0 picks a free port). */
   listen: { host: string; port: number };
-  /** Host to advertise for the data port; empty lets the server use the address it sees. */
-  advertise: string;
+  /** Host to advertise for the data port; empty (the default) lets the server use the address it sees. */
+  advertise?: string;
   /** Port to advertise when it differs from the listening one (port forwarding, a proxy); 0 = the same. */
   advertisePort?: number;
-  /** Timeout in milliseconds of every wait on a peer. */
-  timeoutMs: number;
-  /** Limit on connecting to a peer and its handshake (default: `timeoutMs`). */
+  /** Timeout in milliseconds of every wait on a peer (default {@link DEFAULT_TIMEOUT_MS}). */
+  timeoutMs?: number;
+  /** Limit on connecting to a peer and its handshake (default {@link DEFAULT_CONNECT_TIMEOUT_MS}). */
   connectTimeoutMs?: number;
   /** Leave the stream when the local sink fails, instead of relaying on (the default). */
   abortOnSinkError?: boolean;
@@ -66,6 +67,9 @@ export interface JoinOptions extends RingGeometry {
   /** Receives progress events. */
   onEvent?: (event: JoinEvent) => void;
 }
+
+/** {@link JoinOptions} with the library's defaults applied. */
+export type ResolvedJoinOptions = JoinOptions & Required<Pick<JoinOptions, "timeoutMs" | "connectTimeoutMs">>;
 
 /** What a node reports at the end. */
 export interface JoinResult {
@@ -110,10 +114,33 @@ export type JoinEvent =
   | { type: "done"; result: JoinResult };
 
 /**
- * Joins a deployment and returns the node's verdict. Setup failures (server unreachable, refused,
- * version mismatch) throw a {@link KadError}; failures after the plan arrive are in the result.
+ * Joins a deployment and returns the node's verdict. A server that is not up yet is waited for
+ * (`waitServerMs`). Setup failures (refused, not a kad server, a wrong token) throw a {@link KadError};
+ * failures after the plan arrives are in the result.
+ *
+ * @param given Where the server is, this node's name, sink and token; unset timeouts take the defaults.
+ * @returns This node's own verdict on its copy (the server checks it again).
+ * @example A node that counts and hashes what it receives
+ * ```ts ignore
+ * import { join } from "./join.ts";
+ *
+ * const result = await join({
+ *   server: { host: "head", port: 9997 },
+ *   name: Deno.hostname(),
+ *   renameIfTaken: true,
+ *   token: Deno.env.get("KAD_TOKEN")!,
+ *   sink: { kind: "null" },
+ *   listen: { host: "0.0.0.0", port: 0 },
+ * });
+ * console.log(result.status, result.bytes);
+ * ```
  */
-export async function join(options: JoinOptions): Promise<JoinResult> {
+export async function join(given: JoinOptions): Promise<JoinResult> {
+  const options: ResolvedJoinOptions = {
+    ...given,
+    timeoutMs: given.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    connectTimeoutMs: given.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+  };
   await validateSink(options.sink);
   if (options.tls && options.token === null) {
     throw new ConfigError(

@@ -30,7 +30,7 @@ import { openSink } from "../sink/open_sink.ts";
 import type { Sink } from "../sink/sink.ts";
 import { POST_INSTALL_PHASE } from "../report/phase.ts";
 import { type PostInstallSpec, runPostInstall } from "./post_install.ts";
-import type { JoinOptions, JoinResult } from "./join.ts";
+import type { JoinResult, ResolvedJoinOptions } from "./join.ts";
 import { logger } from "../log.ts";
 
 const log = logger("node");
@@ -40,7 +40,7 @@ const ACK_STEP_BYTES = 1 << 20;
 
 /** One node's part of a planned deployment. */
 export class NodeRun {
-  readonly #options: JoinOptions;
+  readonly #options: ResolvedJoinOptions;
   readonly #control: FrameConn;
   readonly #plan: PlanMessage;
   /** Opens the link keys the server sends this node; null on an `--insecure` deployment. */
@@ -69,7 +69,7 @@ export class NodeRun {
   readonly #halt = new AbortController();
 
   constructor(
-    options: JoinOptions,
+    options: ResolvedJoinOptions,
     control: FrameConn,
     listener: Deno.Listener,
     plan: PlanMessage,
@@ -103,7 +103,7 @@ export class NodeRun {
   }
 
   get #connectTimeoutMs(): number {
-    return this.#options.connectTimeoutMs ?? this.#options.timeoutMs;
+    return this.#options.connectTimeoutMs;
   }
 
   /** How this node opens links to its children. */

@@ -12,6 +12,10 @@ import { describeError, KadError } from "../errors.ts";
 import { ChildProcess } from "../process/child_process.ts";
 import type { WireError } from "../protocol/messages.ts";
 import { clipDetail, PHASE_NAME, type PhaseNote } from "../report/phase.ts";
+import { lines } from "../text/lines.ts";
+
+/** How long a post-install step may run, by default (`--post-install-timeout`). */
+export const DEFAULT_POST_INSTALL_TIMEOUT_MS = 30 * 60_000;
 
 /** What to run. */
 export interface PostInstallSpec {
@@ -81,7 +85,7 @@ export async function runPostInstall(
   hooks.signal?.addEventListener("abort", onAbort, { once: true });
   const recent: string[] = [];
   try {
-    await readLines(child.stdout!, (line) => {
+    for await (const line of lines(child.stdout!, MAX_LINE)) {
       hooks.onOutput(line);
       const note = parsePhaseLine(line);
       if (note !== null) hooks.onPhase(note);
@@ -89,7 +93,7 @@ export async function runPostInstall(
         recent.push(line.trim());
         if (recent.length > REASON_LINES) recent.shift();
       }
-    });
+    }
     await child.wait();
     return stoppedBy;
   } catch (error) {
@@ -101,22 +105,4 @@ export async function runPostInstall(
     clearTimeout(timer);
     hooks.signal?.removeEventListener("abort", onAbort);
   }
-}
-
-/** Calls `onLine` for each line of `stream` (without its newline; overlong lines are split). */
-async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  let pending = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    pending += text;
-    let newline: number;
-    while ((newline = pending.indexOf("\n")) >= 0) {
-      onLine(pending.slice(0, Math.min(newline, MAX_LINE)));
-      pending = pending.slice(newline + 1);
-    }
-    while (pending.length > MAX_LINE) {
-      onLine(pending.slice(0, MAX_LINE));
-      pending = pending.slice(MAX_LINE);
-    }
-  }
-  if (pending !== "") onLine(pending);
 }

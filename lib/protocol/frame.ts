@@ -17,6 +17,9 @@ import { NotKadError, ProtocolError } from "../errors.ts";
 /** Version of the wire protocol spoken by this build. */
 export const PROTOCOL_VERSION = 1;
 
+/** The server's control port unless told otherwise. */
+export const DEFAULT_CONTROL_PORT = 9997;
+
 /** First byte of every frame. */
 export const FRAME_MAGIC = 0x4b; // 'K'
 

@@ -6,10 +6,16 @@
  */
 
 import { ERROR_CODES, type ErrorCode, ProtocolError } from "../errors.ts";
-import { MAX_PEM_BYTES } from "../net/tls.ts";
-import { MAX_PHASE_DETAIL, PHASE_NAME, type PhaseNote } from "../report/phase.ts";
-import { SEALED_KEY_HEX } from "../security/sealed_key.ts";
+import { MAX_PEM_BYTES, MAX_PHASE_DETAIL, PHASE_NAME, SEALED_KEY_HEX } from "./limits.ts";
 import { FrameType, type FrameTypeValue } from "./frame.ts";
+
+/** A phase a node went through, as it announces it (HELLO, PHASE). */
+export interface PhaseNote {
+  /** Phase name: a lowercase word such as "booted" (see {@link PHASE_NAME}). */
+  phase: string;
+  /** Free text about it ("" when none), at most {@link MAX_PHASE_DETAIL} characters. */
+  detail: string;
+}
 
 /** A peer as named in a plan: where its data port listens. */
 export interface PeerAddress {
@@ -211,11 +217,11 @@ export interface ReportMessage {
  * which the node closes. (Phases before the join travel in HELLO.)
  */
 export interface PhaseMessage {
-  /** Phase name (see PHASE_NAME in report/phase.ts). */
+  /** Phase name (see {@link PHASE_NAME}). */
   phase: string;
   /** False when the node failed in this phase. */
   ok: boolean;
-  /** Free text, at most MAX_PHASE_DETAIL characters. */
+  /** Free text, at most {@link MAX_PHASE_DETAIL} characters. */
   detail: string;
   /** True on the last phase of the post-install step. */
   end: boolean;

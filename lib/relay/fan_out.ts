@@ -86,7 +86,7 @@ export interface FanOutOptions {
    * A write pending longer than this fails the output with a {@link TimeoutError} and aborts it,
    * so a hung child (SIGSTOP, a dead link without RST) cannot hold the whole chain. 0 disables.
    */
-  stallTimeoutMs?: number;
+  writeTimeoutMs?: number;
   /**
    * How long a failed "frame" output (a child link) keeps its bytes retained, waiting for the
    * server's repair: {@link FanOut.release} or a new output of the same name ends it sooner. 0: no holds.
@@ -102,12 +102,12 @@ export interface FanOutOptions {
 }
 
 /**
- * Multiplier of the peer timeout used as the write-stall timeout. A hung child is normally dropped on
- * the server's word (it stops heartbeating, the server sends DROP after the stall timeout); the
- * write-stall timeout is a slower safety net, so a node merely back-pressured by a hung node further
- * down is never mistaken for the hung one.
+ * Multiplier of the peer timeout used as the write timeout (a write to one output that makes no
+ * progress). Not the server's stall timeout (a node silent on its control connection): a hung child
+ * is normally dropped on the server's word; the write timeout is a slower safety net, so a node
+ * merely back-pressured by a hung node further down is never mistaken for the hung one.
  */
-export const STALL_SAFETY_FACTOR = 2;
+export const WRITE_TIMEOUT_FACTOR = 2;
 
 /** Default window: 4 slots. */
 export const DEFAULT_SLOTS = 4;
@@ -128,7 +128,7 @@ export interface RingGeometry {
 
 /**
  * Options of the fan-out of a relay (a node or the server) whose peers answer within
- * `peerTimeoutMs`: a write stalled {@link STALL_SAFETY_FACTOR} times that long fails its output, and a
+ * `peerTimeoutMs`: a write stalled {@link WRITE_TIMEOUT_FACTOR} times that long fails its output, and a
  * failed child's bytes are held that long for the server's repair. Frames of `authenticated` links
  * are flagged as carrying a MAC.
  */
@@ -145,7 +145,7 @@ export function relayFanOutOptions(
     slots,
     slotBytes,
     ringBytes,
-    stallTimeoutMs: peerTimeoutMs * STALL_SAFETY_FACTOR,
+    writeTimeoutMs: peerTimeoutMs * WRITE_TIMEOUT_FACTOR,
     holdMs: peerTimeoutMs,
     // a ring that holds no more than the window has no room to keep anything for repairs
     retain: ringBytes > 2 * slots * (FRAME_HEADER_BYTES + slotBytes),
@@ -202,7 +202,7 @@ export class FanOut {
   readonly #outputs: OutputState[] = [];
   readonly #onOutputError?: (output: FanOutput, error: unknown) => void;
   readonly #holdMs: number;
-  readonly #stallTimeoutMs: number;
+  readonly #writeTimeoutMs: number;
   readonly #frameFlags: number;
   readonly #retain: boolean;
   /** Slots published so far; the next slot's sequence. */
@@ -233,11 +233,11 @@ export class FanOut {
     this.#slotBytes = options.slotBytes;
     this.#onOutputError = options.onOutputError;
     this.#holdMs = options.holdMs ?? 0;
-    this.#stallTimeoutMs = options.stallTimeoutMs ?? 0;
+    this.#writeTimeoutMs = options.writeTimeoutMs ?? 0;
     this.#frameFlags = options.frameFlags ?? 0;
     this.#retain = options.retain ?? false;
     for (const output of outputs) this.add(output);
-    const tick = Math.min(this.#stallTimeoutMs || Infinity, this.#holdMs || Infinity);
+    const tick = Math.min(this.#writeTimeoutMs || Infinity, this.#holdMs || Infinity);
     if (tick < Infinity) {
       this.#watchdog = setInterval(() => this.#checkTimers(), Math.max(50, Math.min(1000, tick / 4)));
       Deno.unrefTimer(this.#watchdog);
@@ -377,12 +377,12 @@ export class FanOut {
         this.#wakeProducer();
       }
       if (
-        state.failed || state.writingSince === 0 || this.#stallTimeoutMs === 0 ||
-        now - state.writingSince < this.#stallTimeoutMs
+        state.failed || state.writingSince === 0 || this.#writeTimeoutMs === 0 ||
+        now - state.writingSince < this.#writeTimeoutMs
       ) continue;
       this.#fail(
         state,
-        new TimeoutError(`Writing to ${state.output.name} stalled for ${this.#stallTimeoutMs / 1000} s`),
+        new TimeoutError(`Writing to ${state.output.name} stalled for ${this.#writeTimeoutMs / 1000} s`),
       );
       state.output.abort?.();
     }

@@ -7,14 +7,11 @@
  */
 
 import { ConfigError } from "../errors.ts";
+import { MAX_PHASE_DETAIL, PHASE_NAME } from "../protocol/limits.ts";
+import type { PhaseNote } from "../protocol/messages.ts";
 
-/** A phase a node went through, as it announces it. */
-export interface PhaseNote {
-  /** Phase name: a lowercase word such as "booted" (see {@link PHASE_NAME}). */
-  phase: string;
-  /** Free text about it ("" when none), at most {@link MAX_PHASE_DETAIL} characters. */
-  detail: string;
-}
+export { MAX_PHASE_DETAIL, PHASE_NAME } from "../protocol/limits.ts";
+export type { PhaseNote } from "../protocol/messages.ts";
 
 /** A phase as the server recorded it. */
 export interface PhaseRecord extends PhaseNote {
@@ -23,12 +20,6 @@ export interface PhaseRecord extends PhaseNote {
   /** Seconds from the server's start to the moment the server learnt of it. */
   at: number;
 }
-
-/** What a phase name looks like: a lowercase letter, then up to 31 lowercase letters, digits or dashes. */
-export const PHASE_NAME: RegExp = /^[a-z][a-z0-9-]{0,31}$/;
-
-/** Longest detail text of a phase. */
-export const MAX_PHASE_DETAIL = 512;
 
 /** Phases the server keeps per node; later ones are dropped (a node cannot grow the server's memory). */
 export const MAX_PHASES_PER_NODE = 64;

@@ -150,7 +150,26 @@ export function summarize(report: DeploymentReport): { ok: number; failed: numbe
   return { ok, failed: report.nodes.length - ok };
 }
 
-/** True when the source succeeded and every node holds a verified copy. */
+/**
+ * True when the source succeeded and every node holds a verified copy.
+ *
+ * @param report A deployment's report (the server's `run()`, or a `--report` file).
+ * @returns Whether the deployment succeeded everywhere: what `kad serve`'s exit code 0 means.
+ * @example Reading a report written by `kad serve --report`
+ * ```ts
+ * import { allOk, type DeploymentReport, summarize } from "./report.ts";
+ *
+ * const report: DeploymentReport = {
+ *   version: 1, deployment: "d", source: "tar of /srv/golden", bytes: 10, hash: "ab",
+ *   algorithm: "xxh128", fanout: 1, seconds: 1, error: null, repairs: [],
+ *   nodes: [{
+ *     name: "n1", address: "10.0.0.11:4000", position: 1, upstream: "server", status: "ok",
+ *     error: null, bytes: 10, hash: "ab", seconds: 1, rssBytes: null, cpuSeconds: null, phases: [],
+ *   }],
+ * };
+ * console.assert(allOk(report) && summarize(report).ok === 1);
+ * ```
+ */
 export function allOk(report: DeploymentReport): boolean {
   return report.error === null && report.nodes.length > 0 && report.nodes.every((n) => n.status === "ok");
 }

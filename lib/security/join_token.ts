@@ -18,7 +18,18 @@ export const TOKEN_ENV = "KAD_TOKEN";
 /** Bytes of randomness in a generated token (192 bits, 32 base64url characters). */
 const GENERATED_TOKEN_BYTES = 24;
 
-/** A fresh random token, printable and safe on a kernel command line (base64url). */
+/**
+ * A fresh random token, printable and safe on a kernel command line (base64url).
+ *
+ * @returns 192 random bits as 32 base64url characters.
+ * @example
+ * ```ts
+ * import { checkToken, generateToken } from "./join_token.ts";
+ *
+ * const token = generateToken();
+ * console.assert(checkToken(token, "generated") === token);
+ * ```
+ */
 export function generateToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(GENERATED_TOKEN_BYTES));
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");

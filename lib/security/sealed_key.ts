@@ -10,11 +10,12 @@
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { AuthError } from "../errors.ts";
 import { fromHex, KEY_BYTES, toHex } from "./key_derivation.ts";
+import { SEALED_KEY_HEX } from "../protocol/limits.ts";
+
+export { SEALED_KEY_HEX } from "../protocol/limits.ts";
 
 const NONCE = 12;
 const TAG = 16;
-/** Hex characters of a sealed key. */
-export const SEALED_KEY_HEX = (NONCE + KEY_BYTES + TAG) * 2;
 
 /** Seals `key` for the holder of `sealKey`, bound to `context` (e.g. "n1→n2"). */
 export function sealKey(sealKey: Uint8Array, key: Uint8Array, context: string): string {

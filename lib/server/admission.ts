@@ -11,8 +11,7 @@
  *   address when it is full, else of the address holding the most. A peer that progresses (said
  *   HELLO) is never dropped for a newcomer: when all of a full address's connections progress, the
  *   newcomer is closed (and a node retries).
- * - Refusals are told to the server's operator at most once per address and reason code every
- *   {@link REFUSAL_NOTICE_MS}, with the count of those left untold.
+ * - Refusals are told to the server's operator rate-limited (refusal_notices.ts).
  *
  * Whether an introduced node may join (the name, the start) is the deployment's decision:
  * {@link AdmissionOptions.decide} makes it synchronously, so two nodes never get the same name.
@@ -27,6 +26,9 @@ import { FrameType, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import type { AcceptMessage, HelloMessage } from "../protocol/messages.ts";
 import { challengeNode } from "../security/control_handshake.ts";
 import type { NodeSession } from "./node_session.ts";
+import { type Refusal, RefusalNotices } from "./refusal_notices.ts";
+
+export type { Refusal } from "./refusal_notices.ts";
 import { logger } from "../log.ts";
 
 const log = logger("admission");
@@ -35,10 +37,6 @@ const log = logger("admission");
 export const MAX_INTRODUCING = 128;
 /** Connections one address may have in their introduction at once. */
 export const MAX_INTRODUCING_PER_ADDRESS = 32;
-/** Refusals from one address (of one code) are told at most this often. */
-export const REFUSAL_NOTICE_MS = 10_000;
-/** Addresses whose refusals are remembered before quiet ones are forgotten. */
-const MAX_NOTICES = 4096;
 
 /** A node that proved the token (or joined an `--insecure` server) and waits for the decision. */
 export interface Introduction {
@@ -58,20 +56,6 @@ export interface Introduction {
 export type AdmissionDecision =
   | { session: NodeSession; accept: AcceptMessage }
   | { refuse: ErrorCode; message: string };
-
-/** A refusal, as the server's operator is told of it. */
-export interface Refusal {
-  /** The node's name, or "" when it never said HELLO. */
-  name: string;
-  /** The address it came from. */
-  address: string;
-  /** The code it was refused with ("FLOOD": dropped before HELLO for lack of room). */
-  code: ErrorCode | "FLOOD";
-  /** Why. */
-  reason: string;
-  /** Refusals from that address not told since the last notice. */
-  untold: number;
-}
 
 /** Options of an {@link Admission}. */
 export interface AdmissionOptions {
@@ -105,7 +89,7 @@ export class Admission {
   readonly #introducing = new Map<string, Introducing[]>();
   #count = 0;
   readonly #tasks = new Set<Promise<void>>();
-  readonly #notices = new Map<string, { at: number; untold: number }>();
+  readonly #notices = new RefusalNotices();
   readonly #loop: Promise<void>;
 
   /** Starts accepting on `listener`. */
@@ -282,7 +266,7 @@ export class Admission {
     return decision.session;
   }
 
-  /** Tells the operator of a refusal, at most once per address and code every {@link REFUSAL_NOTICE_MS}. */
+  /** Tells the operator of a refusal, rate-limited (see refusal_notices.ts). */
   #refused(name: string, address: string, code: Refusal["code"], reason: string): void {
     log.debug("Refused {name} from {address} ({code}): {reason}", {
       name: name || "a connection",
@@ -290,17 +274,7 @@ export class Admission {
       code,
       reason,
     });
-    const now = performance.now();
-    const key = `${address} ${code}`;
-    const notice = this.#notices.get(key);
-    if (notice !== undefined && now - notice.at < REFUSAL_NOTICE_MS) {
-      notice.untold++;
-      return;
-    }
-    if (this.#notices.size >= MAX_NOTICES) { // many addresses: forget those quiet for a while
-      for (const [k, n] of this.#notices) if (now - n.at >= REFUSAL_NOTICE_MS) this.#notices.delete(k);
-    }
-    this.#notices.set(key, { at: now, untold: 0 });
-    this.#options.onRefused?.({ name, address, code, reason, untold: notice?.untold ?? 0 });
+    const notice = this.#notices.note({ name, address, code, reason }, performance.now());
+    if (notice !== null) this.#options.onRefused?.(notice);
   }
 }

@@ -43,8 +43,6 @@ export class NodeSession {
   report: ReportMessage | null = null;
   /** Bytes it last said it holds. */
   lastBytes = 0;
-  /** Its upstream: the planned one, then the one a repair gave it (the link that carried the data). */
-  upstream = "";
   /** Why it was lost before reporting, or null. */
   lost: WireError | null = null;
   /**

@@ -18,6 +18,9 @@
  * @module
  */
 
+/** Silence after which a streaming node is hung, by default: 3 missed heartbeats, detected in 3–4 s. */
+export const DEFAULT_STALL_TIMEOUT_MS = 3000;
+
 /** Options of a {@link StallDetector}. */
 export interface StallDetectorOptions {
   /** Silence after which a streaming node is hung. */

@@ -59,7 +59,24 @@ export interface Plan {
   fanout: number;
 }
 
-/** Plans a chain (fanout 1) or a K-ary tree over `inputs`. */
+/**
+ * Plans a chain (fanout 1) or a K-ary tree over `inputs`.
+ *
+ * @param inputs The nodes that joined, with their order of joining.
+ * @param options Fan-out and order.
+ * @returns Every node's position, upstream and children, and the heads the server feeds.
+ * @example A binary tree of five nodes
+ * ```ts
+ * import { planTopology } from "./planner.ts";
+ *
+ * const plan = planTopology(
+ *   ["a", "b", "c", "d", "e"].map((name, joinIndex) => ({ name, joinIndex })),
+ *   { fanout: 2, order: "join" },
+ * );
+ * console.assert(plan.heads.join() === "a,b");
+ * console.assert(plan.nodes[2].upstream === "a" && plan.nodes[2].position === 3);
+ * ```
+ */
 export function planTopology(inputs: readonly PlanInput[], options: PlanOptions): Plan {
   const { fanout } = options;
   if (!Number.isInteger(fanout) || fanout < 1 || fanout > MAX_FANOUT) {

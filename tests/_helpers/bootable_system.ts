@@ -15,7 +15,7 @@ import {
   writeInitramfs,
 } from "../../netboot/initramfs_files.ts";
 import { selectModules } from "../../netboot/kernel_modules.ts";
-import { runTool } from "../../netboot/host_tool.ts";
+import { runTool } from "../../lib/process/host_tool.ts";
 
 /** What the clone's /sbin/init prints first on its console. */
 export const CLONE_BANNER = "kad-e2e-clone:";

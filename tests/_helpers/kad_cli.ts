@@ -6,7 +6,8 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { DeploymentReport } from "../../lib/report/report.ts";
-import { KAD_PERMISSIONS } from "../../cli/self_exec.ts";
+import { kadCommand } from "../../cli/self_exec.ts";
+import { lines } from "../../lib/text/lines.ts";
 
 /** A way to start kad. */
 export interface KadVariant {
@@ -20,18 +21,20 @@ export interface KadVariant {
 export const TEST_TOKEN = "kad-test-token-0123456789";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const PERMISSIONS = KAD_PERMISSIONS;
 
-/** kad from cli/main.ts, and from dist/kad.js when it was bundled (deno task test bundles first). */
+/**
+ * kad from cli/main.ts, and from dist/kad.js when it was bundled (deno task test bundles first).
+ * `KAD_TEST_BUNDLE=FILE` runs every spec against that bundle alone (e.g. an older build, to see
+ * which specs fail before a change).
+ */
 export function kadVariants(): KadVariant[] {
-  const variants = [{
-    name: "source",
-    argv: [Deno.execPath(), "run", "--quiet", ...PERMISSIONS, join(ROOT, "cli/main.ts")],
-  }];
+  const only = Deno.env.get("KAD_TEST_BUNDLE");
+  if (only) return [{ name: "bundle", argv: kadCommand(only) }];
+  const variants = [{ name: "source", argv: kadCommand(join(ROOT, "cli/main.ts")) }];
   const bundle = join(ROOT, "dist/kad.js");
   try {
     Deno.statSync(bundle);
-    variants.push({ name: "bundle", argv: [Deno.execPath(), "run", "--quiet", ...PERMISSIONS, bundle] });
+    variants.push({ name: "bundle", argv: kadCommand(bundle) });
   } catch {
     console.warn("tests: dist/kad.js not found, bundle variant skipped (run deno task bundle)");
   }
@@ -81,9 +84,13 @@ export class KadProcess {
     }
   }
 
-  /** Waits for exit and returns code and output. */
-  async result(): Promise<{ code: number; stdout: string; stderr: string }> {
-    const status = await this.child.status;
+  /**
+   * Waits for exit and returns code and output. A process still running after `deadlineMs` is
+   * killed, so a spec whose process never ends fails instead of hanging the suite.
+   */
+  async result(deadlineMs = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
+    const timer = setTimeout(() => this.kill("SIGKILL"), deadlineMs);
+    const status = await this.child.status.finally(() => clearTimeout(timer));
     await this.closeStdin();
     return { code: status.code, stdout: await this.stdout, stderr: await this.stderr };
   }
@@ -91,16 +98,9 @@ export class KadProcess {
 
 async function collect(stream: ReadableStream<Uint8Array>, onLine?: (line: string) => void): Promise<string> {
   let all = "";
-  let partial = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    all += text;
-    if (!onLine) continue;
-    partial += text;
-    let nl: number;
-    while ((nl = partial.indexOf("\n")) >= 0) {
-      onLine(partial.slice(0, nl));
-      partial = partial.slice(nl + 1);
-    }
+  for await (const line of lines(stream)) {
+    all += `${line}\n`;
+    onLine?.(line);
   }
   return all;
 }

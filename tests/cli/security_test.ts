@@ -9,6 +9,7 @@ import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { KadProcess, KadServer, kadVariants, startJoin, TEST_TOKEN } from "../_helpers/kad_cli.ts";
 import { concatBytes, markedPayload, readFrame, RecordingProxy } from "../_helpers/raw_peer.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
+import { hasTool } from "../../lib/process/host_tool.ts";
 
 const variant = kadVariants()[0];
 const MiB = 1 << 20;
@@ -342,8 +343,7 @@ async function flood(port: number, connections: number, ms: number, from: string
   return Number(new TextDecoder().decode(stdout).trim());
 }
 
-const hasNode =
-  new Deno.Command("sh", { args: ["-c", "command -v node"], stdout: "null" }).outputSync().success;
+const hasNode = hasTool("node");
 
 for (const from of ["127.0.0.1", "127.0.0.2"]) {
   const whence = from === "127.0.0.1" ? "the nodes' own address" : "another address";
@@ -360,7 +360,7 @@ for (const from of ["127.0.0.1", "127.0.0.2"]) {
       const results = await Promise.all(nodes.map((n) => n.result()));
       const opened = await flooding;
       const { code, report, stderr } = await server.result();
-      for (const r of results) assertEquals(r.code, 0, r.stderr);
+      for (const r of results) assertEquals(r.code, 0, `${r.stderr}\nserver:\n${stderr}`);
       assertEquals(code, 0, stderr);
       assertEquals(report!.nodes.filter((n) => n.status === "ok").length, 4);
       const joinedAt = server.events.filter((e) => e.event === "phase" && e.phase === "joined")

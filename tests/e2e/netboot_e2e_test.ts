@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { KadServer, kadVariants } from "../_helpers/kad_cli.ts";
-import { hasCommand } from "../_helpers/host_tools.ts";
+import { hasTool as hasCommand } from "../../lib/process/host_tool.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 import { CLONE_BANNER, writeBootableSystem } from "../_helpers/bootable_system.ts";
 import {

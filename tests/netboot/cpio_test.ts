@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { writeCpio } from "../../netboot/cpio.ts";
 import { assertEquals, assertRejects } from "../_helpers/assert.ts";
-import { hasCommand } from "../_helpers/host_tools.ts";
+import { hasTool as hasCommand } from "../../lib/process/host_tool.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 const hasCpio = hasCommand("cpio");

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { captureLayout, portableLayout } from "../../netboot/disk_layout.ts";
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { hasCommand } from "../_helpers/host_tools.ts";
+import { hasTool as hasCommand } from "../../lib/process/host_tool.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 const hasSfdisk = hasCommand("sfdisk");

@@ -10,7 +10,7 @@ import {
 import { parsePhaseLine } from "../../lib/node/post_install.ts";
 import { dnsmasqConfig, kernelCommandLine, writeNetbootTree } from "../../netboot/netboot_tree.ts";
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "../_helpers/assert.ts";
-import { hasCommand } from "../_helpers/host_tools.ts";
+import { hasTool as hasCommand } from "../../lib/process/host_tool.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
 const hasDnsmasq = hasCommand("dnsmasq");

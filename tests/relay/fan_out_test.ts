@@ -118,6 +118,8 @@ class StreamOutput implements FanOutput {
   readonly chunks: Uint8Array[] = [];
   expected: number;
   gate: Promise<void> = Promise.resolve();
+  /** Called after each whole frame (a child acknowledging what it holds). */
+  onFrame?: (output: StreamOutput) => void;
   #pendingHeader: { length: number; offset: number } | null = null;
   constructor(readonly name: string, from = 0) {
     this.expected = from;
@@ -136,6 +138,7 @@ class StreamOutput implements FanOutput {
     this.chunks.push(rest.slice());
     this.expected += rest.length;
     this.#pendingHeader = null;
+    this.onFrame?.(this);
   }
   get bytes(): Uint8Array {
     const out = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));
@@ -272,5 +275,44 @@ Deno.test("fan-out: bytes older than the ring come from the history, then the ou
   await done;
   assertEquals(late.bytes, STREAM.subarray(10));
   assert(closed);
+  fanOut.close();
+});
+
+Deno.test("fan-out: a child's last ACK keeps its subtree's bytes; at the budget the producer waits instead of discarding", async () => {
+  // a child that took everything (its kernel buffers) but acknowledged only the first 300 bytes
+  const child = new StreamOutput("child");
+  const fanOut = new FanOut([child], { slots: 2, slotBytes: 100, ringBytes: 1160, retain: true });
+  await produceBytes(fanOut, STREAM.subarray(0, 900), 100);
+  fanOut.acknowledge(child, 300);
+  let produced = 900;
+  const producing = (async () => {
+    for (let at = 900; at < 2000; at += 100) {
+      await produceBytes(fanOut, STREAM.subarray(at, at + 100), 100);
+      produced = at + 100;
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 50));
+  assert(produced < 2000, "the producer waits at the budget");
+  assertEquals(fanOut.oldestOffset <= 300, true, `still holds byte 300 (oldest ${fanOut.oldestOffset})`);
+  // the child is dropped (hung): its children resume from 300 — the bytes are still there
+  fanOut.failOutput("child", new Error("hung"));
+  const grandchild = new StreamOutput("grandchild", 300);
+  grandchild.onFrame = (output) => fanOut.acknowledge(output, output.expected); // it and its children hold that
+  const adopted = fanOut.addFrom(grandchild, 300);
+  fanOut.release("child");
+  await producing;
+  await fanOut.finish();
+  assertEquals(await adopted, true);
+  assertEquals(grandchild.bytes, STREAM.subarray(300, 2000));
+  fanOut.close();
+});
+
+Deno.test("fan-out: without retention (--ring 0) the same stream would have lost the bytes a repair needs", async () => {
+  const child = new StreamOutput("child");
+  const fanOut = new FanOut([child], { slots: 2, slotBytes: 100, ringBytes: 1160 });
+  await produceBytes(fanOut, STREAM.subarray(0, 2000), 100);
+  fanOut.acknowledge(child, 300);
+  assertThrows(() => fanOut.addFrom(new StreamOutput("grandchild", 300), 300), NotRetainedError);
+  await fanOut.finish();
   fanOut.close();
 });

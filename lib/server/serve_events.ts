@@ -1,0 +1,53 @@
+/**
+ * What a server tells its caller while it runs: joins and refusals, the plan, progress, losses and
+ * repairs, each node's verdict, the report. The CLI renders them (lines on stderr, JSON on stdout).
+ *
+ * @module
+ */
+
+import type { WireError } from "../protocol/messages.ts";
+import type { PhaseRecord } from "../report/phase.ts";
+import type { DeploymentReport, NodeResult, RepairRecord } from "../report/report.ts";
+import type { Plan } from "../topology/planner.ts";
+import type { Refusal } from "./admission.ts";
+import type { JoinedNode } from "./node_session.ts";
+
+/** Progress of a running deployment. */
+export interface ServeProgress {
+  /** Bytes the source sent. */
+  bytes: number;
+  /** Total when known. */
+  totalBytes: number | null;
+  /** Seconds since streaming started. */
+  seconds: number;
+  /** Smallest byte count received among the nodes still running. */
+  slowestNodeBytes: number;
+  /** Nodes that reported a verified copy. */
+  nodesDone: number;
+  /** Nodes that failed (lost, or reported a failure). */
+  nodesFailed: number;
+  /** Nodes in the plan. */
+  nodeCount: number;
+}
+
+/** Events of a server. */
+export type ServeEvent =
+  | { type: "listening"; host: string; port: number; tls: boolean }
+  | {
+    type: "joined";
+    node: JoinedNode;
+    count: number;
+    /** The name the node asked for, when it was taken and the node got another; else null. */
+    renamedFrom: string | null;
+  }
+  | { type: "left"; name: string; count: number; reason: string }
+  /** Still no node joined, `seconds` after listening. */
+  | { type: "idle"; seconds: number }
+  | { type: "refused"; refusal: Refusal }
+  | { type: "planned"; plan: Plan }
+  | { type: "progress"; progress: ServeProgress }
+  | { type: "node-done"; node: NodeResult }
+  | { type: "node-lost"; name: string; error: WireError }
+  | { type: "phase"; name: string; phase: PhaseRecord }
+  | { type: "repaired"; repair: RepairRecord }
+  | { type: "done"; report: DeploymentReport };
