@@ -186,7 +186,7 @@ function describe(event: JoinEvent): string {
     case "progress":
       return "";
     case "orphaned":
-      return `kad: lost upstream ${event.upstream} at ${event.bytes} bytes; waiting for the server's repair`;
+      return `kad: lost upstream ${event.upstream} at ${event.bytes} bytes (${event.reason.code}: ${event.reason.message}); waiting for the server's repair`;
     case "relinked":
       return `kad: ${event.upstream} feeds this node now, from byte ${event.bytes}`;
     case "post-install":

@@ -39,6 +39,8 @@ export interface ByteConn {
   read(p: Uint8Array): Promise<number | null>;
   /** Writes some bytes of `p`, resolving to the count written. */
   write(p: Uint8Array): Promise<number>;
+  /** Closes the sending half (TCP FIN): the peer reads the end while this side still reads. */
+  closeWrite?(): Promise<void>;
   /** Closes the connection. */
   close(): void;
 }
@@ -255,6 +257,21 @@ export class FrameConn {
     const tag = this.auth.sign(frame.subarray(0, FRAME_HEADER_BYTES), frame.subarray(FRAME_HEADER_BYTES));
     await writeAll(this.conn, frame);
     await writeAll(this.conn, tag);
+  }
+
+  /**
+   * Ends this side's writing once the frames sent so far are written (TCP FIN) and keeps the
+   * connection open for reading: closing a socket that still has unread bytes from its peer resets
+   * it, and a reset discards what the peer has not read yet — the end of the stream.
+   */
+  async closeWrite(): Promise<void> {
+    await this.#writeChain;
+    if (this.#closed) return;
+    try {
+      await this.conn.closeWrite?.();
+    } catch {
+      // the peer is gone already
+    }
   }
 
   /** Closes the connection; safe to call twice. */

@@ -107,7 +107,7 @@ export type JoinEvent =
   }
   | { type: "planned"; position: number; nodeCount: number; upstream: string; children: string[] }
   | { type: "progress"; bytes: number; streamBytes: number | null }
-  | { type: "orphaned"; upstream: string; bytes: number }
+  | { type: "orphaned"; upstream: string; bytes: number; reason: WireError }
   | { type: "relinked"; upstream: string; bytes: number }
   | { type: "post-install"; command: string }
   | { type: "post-install-output"; line: string }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ERROR_CODES, type ErrorCode, ProtocolError } from "../errors.ts";
+import { describeError, ERROR_CODES, type ErrorCode, KadError, ProtocolError } from "../errors.ts";
 import { MAX_PEM_BYTES, MAX_PHASE_DETAIL, PHASE_NAME, SEALED_KEY_HEX } from "./limits.ts";
 import { FrameType, type FrameTypeValue } from "./frame.ts";
 
@@ -181,6 +181,12 @@ export interface WireError {
   code: ErrorCode;
   /** One-line message. */
   message: string;
+}
+
+/** A thrown value as a wire error: its own code when it is a {@link KadError}, else `fallback`. */
+export function wireError(error: unknown, fallback: ErrorCode): WireError {
+  const code = error instanceof KadError ? error.code : fallback;
+  return { code, message: describeError(error) };
 }
 
 /** A problem a node saw on a link to one of its children. */

@@ -14,6 +14,13 @@ import { FrameType } from "../protocol/frame.ts";
 import { type AdoptedMessage, frameName, type PeerAddress, type WireError } from "../protocol/messages.ts";
 import { type ChildLink, connectChild, linkOutput, type LinkSecurity } from "./data_link.ts";
 import type { ByteHistory, FanOut, FanOutput } from "./fan_out.ts";
+import { withDeadline } from "../time/deadline.ts";
+
+/**
+ * How long a link that sent its final frame waits for the child to close it. The child closes on
+ * reading that frame, so this bounds only a child hung at that very moment.
+ */
+const LINGER_MS = 10_000;
 
 /** Options of a {@link Downstream}. */
 export interface DownstreamOptions {
@@ -75,8 +82,8 @@ export class Downstream {
     this.#held.set(link.conn, link.offset);
     // the child's acknowledgements; the link is not timed here (the server judges silences)
     link.conn.idleTimeoutMs = 0;
-    void this.#readAcks(link.conn, output);
-    const closing = this.#closeWhenDone(link.conn, done);
+    const reading = this.#readAcks(link.conn, output);
+    const closing = this.#closeWhenDone(link.conn, done, reading);
     this.#closing.add(closing);
     closing.finally(() => this.#closing.delete(closing));
     return resent;
@@ -104,7 +111,10 @@ export class Downstream {
     return least;
   }
 
-  /** Reads a child's ACKs until its link closes; anything else from it is a protocol error. */
+  /**
+   * Reads a child's ACKs until its link closes (also after the final frame: see {@link
+   * FrameConn.closeWrite}); anything else from it is a protocol error.
+   */
   async #readAcks(conn: FrameConn, output: FanOutput): Promise<void> {
     try {
       for (;;) {
@@ -113,7 +123,7 @@ export class Downstream {
         if (message.type !== FrameType.ACK) {
           throw new ProtocolError(`Unexpected ${frameName(message.type)} from child ${conn.peer}`);
         }
-        if (!this.#held.has(conn)) break; // the link is done
+        if (!this.#held.has(conn)) continue; // the link is done: drained, not counted
         this.#held.set(conn, message.body.held);
         this.#fanOut.acknowledge(output, message.body.need);
         this.#options.onAck?.();
@@ -128,7 +138,11 @@ export class Downstream {
     }
   }
 
-  async #closeWhenDone(conn: FrameConn, done: Promise<boolean>): Promise<void> {
+  /**
+   * Sends the final frame once the link has written the whole stream, then lets the child close the
+   * link first (it does on reading the final frame), within {@link LINGER_MS}.
+   */
+  async #closeWhenDone(conn: FrameConn, done: Promise<boolean>, reading: Promise<void>): Promise<void> {
     const complete = await done;
     this.#held.delete(conn);
     await this.#finalReady;
@@ -136,6 +150,8 @@ export class Downstream {
     if (complete && final && !conn.closed) {
       try {
         await conn.send(final.type, final.body, final.offset);
+        await conn.closeWrite();
+        await withDeadline(reading, LINGER_MS, () => undefined);
       } catch (error) {
         this.#options.onLinkProblem?.(conn.peer, { code: "NWF", message: describeError(error) });
       }

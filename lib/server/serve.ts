@@ -417,7 +417,9 @@ export class Server {
     heard: (session, streaming) => this.#stalls.heard(session.node.name, performance.now(), streaming),
     phase: (session, note, ok) => this.#phase(session, note, ok),
     repair: (event) => {
-      if (event.type === "upstream-lost") log.debug("{node} lost its upstream {upstream}", event);
+      if (event.type === "upstream-lost") {
+        log.debug("{node} lost its upstream {upstream}: {code}: {message}", { ...event, ...event.reason });
+      }
       this.#handle(event);
     },
     reported: (session) => {

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { describeError, type ErrorCode, KadError } from "../errors.ts";
+import { describeError, KadError } from "../errors.ts";
 import { createStreamHasher, type HashAlgorithm } from "../integrity/stream_hash.ts";
 import { FrameType } from "../protocol/frame.ts";
-import type { PeerAddress, WireError } from "../protocol/messages.ts";
+import { type PeerAddress, type WireError, wireError } from "../protocol/messages.ts";
 import { Downstream } from "../relay/downstream.ts";
 import { FanOut, NotRetainedError, relayFanOutOptions, type RingGeometry } from "../relay/fan_out.ts";
 import { type ByteCounter, pumpSource } from "../relay/stream_pump.ts";
@@ -153,10 +153,7 @@ export class ServerFeed {
           child: address.name,
           ok: false,
           offset: error instanceof NotRetainedError ? error.offset : null,
-          reason: {
-            code: error instanceof KadError ? error.code : "NNF" as ErrorCode,
-            message: describeError(error),
-          },
+          reason: wireError(error, "NNF"),
         });
       }
     })).then(() => this.#fanOut.release(released));

@@ -35,7 +35,7 @@ Deno.test("bad input: an unknown command → exit 2, the commands listed, the cl
   assertOneLineError(
     await run(["clone"]),
     2,
-    /^kad: Unknown command "clone"\. Commands: serve, join, demo, bench, netboot\n/,
+    /^kad: Unknown command "clone"\. Commands: serve, join, demo, bench, netboot, simulate\n/,
   );
   assertOneLineError(
     await run(["srve"]),
