@@ -8,15 +8,12 @@
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The permissions kad runs with (see the README's security section). */
-export const KAD_PERMISSIONS: readonly string[] = [
-  "--allow-net",
-  "--allow-run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-];
+/**
+ * The permissions kad runs with: all. kad runs tar, dd and shells (`--allow-run`), which is all
+ * access already; and Deno grants block devices (`kad serve /dev/sda`, `--out /dev/sdb`) and
+ * /dev/shm only to `--allow-all`. See the README's security section.
+ */
+export const KAD_PERMISSIONS: readonly string[] = ["--allow-all"];
 
 /** The argv prefix that starts this kad: `[kad]` or `[deno, run, …permissions, entry]`. */
 export function selfCommand(): string[] {

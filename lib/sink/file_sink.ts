@@ -10,31 +10,48 @@ import { KadError } from "../errors.ts";
 import { writeAll } from "../net/frame_conn.ts";
 import type { Sink } from "./sink.ts";
 
-/** Writes to `PATH.kad-partial`, fsyncs, and renames to PATH on commit. */
+/**
+ * Writes to `PATH.kad-partial`, fsyncs, and renames to PATH on commit. A path that exists and is
+ * not a regular file (a block device, a FIFO, /dev/null) is written in place: renaming over a
+ * device node would replace it with a file and never touch the disk.
+ */
 export class FileSink implements Sink {
   /** Describes the sink. */
   readonly description: string;
   readonly #path: string;
+  /** Where the bytes go until commit: the partial file, or the path itself when written in place. */
   readonly #partial: string;
   readonly #file: Deno.FsFile;
+  /** Files and block devices are flushed to disk; a FIFO or a character device cannot be. */
+  readonly #syncs: boolean;
   #open = true;
 
-  private constructor(path: string, partial: string, file: Deno.FsFile) {
-    this.description = `file ${path}`;
+  private constructor(path: string, partial: string, file: Deno.FsFile, kind: string) {
+    this.description = `${kind} ${path}`;
+    this.#syncs = kind === "file" || kind === "block device";
     this.#path = path;
     this.#partial = partial;
     this.#file = file;
   }
 
-  /** Creates the partial file next to `path`. */
+  /** Creates the partial file next to `path`, or opens `path` itself when it is a device or a FIFO. */
   static async open(path: string): Promise<FileSink> {
-    const partial = join(dirname(path), `.${path.split("/").pop()}.kad-partial`);
+    const kind = await inPlaceKind(path);
+    const partial = kind === null ? join(dirname(path), `.${path.split("/").pop()}.kad-partial`) : path;
     try {
-      const file = await Deno.open(partial, { write: true, create: true, truncate: true });
-      return new FileSink(path, partial, file);
+      const file = kind === null
+        ? await Deno.open(partial, { write: true, create: true, truncate: true })
+        : await Deno.open(path, { write: true });
+      return new FileSink(path, partial, file, kind ?? "file");
     } catch (error) {
-      throw new KadError("LWF", `Could not create "${partial}": ${messageOf(error)}`, { cause: error });
+      const verb = kind === null ? "create" : "open";
+      throw new KadError("LWF", `Could not ${verb} "${partial}": ${messageOf(error)}`, { cause: error });
     }
+  }
+
+  /** True when the bytes go straight to the path (a device or a FIFO), not to a partial file. */
+  get #inPlace(): boolean {
+    return this.#partial === this.#path;
   }
 
   /**
@@ -56,7 +73,7 @@ export class FileSink implements Sink {
   /** Flushes to disk and closes. */
   async finish(): Promise<void> {
     try {
-      await this.#file.syncData();
+      if (this.#syncs) await this.#file.syncData();
     } catch (error) {
       throw new KadError("LWF", `Flushing "${this.#partial}" failed: ${messageOf(error)}`, { cause: error });
     } finally {
@@ -64,15 +81,15 @@ export class FileSink implements Sink {
     }
   }
 
-  /** Renames the verified file into place. */
+  /** Renames the verified file into place (a device or FIFO holds the bytes already). */
   async commit(): Promise<void> {
-    await Deno.rename(this.#partial, this.#path);
+    if (!this.#inPlace) await Deno.rename(this.#partial, this.#path);
   }
 
-  /** Closes and removes the partial file. */
+  /** Closes and removes the partial file (what a device received stays: the node is reported failed). */
   async abort(): Promise<void> {
     this.#close();
-    await Deno.remove(this.#partial).catch(() => {});
+    if (!this.#inPlace) await Deno.remove(this.#partial).catch(() => {});
   }
 
   #close(): void {
@@ -120,6 +137,20 @@ export class NullSink implements Sink {
   async commit(): Promise<void> {}
   /** Nothing to stop. */
   async abort(): Promise<void> {}
+}
+
+/** What `path` is when it exists and is not a regular file ("block device"…), else null. */
+async function inPlaceKind(path: string): Promise<string | null> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return null; // a new file
+  }
+  if (info.isBlockDevice) return "block device";
+  if (info.isCharDevice) return "character device";
+  if (info.isFifo) return "FIFO";
+  return null;
 }
 
 function messageOf(error: unknown): string {

@@ -97,3 +97,44 @@ Deno.test({
     );
   },
 });
+
+/** A loop device over a file of `bytes` random bytes, detached (and the file removed) on dispose. */
+async function loopDevice(dir: string, name: string, bytes: number) {
+  const file = join(dir, name);
+  const data = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+  await Deno.writeFile(file, data);
+  const out = await new Deno.Command("losetup", { args: ["--find", "--show", file], stdout: "piped" })
+    .output();
+  const device = new TextDecoder().decode(out.stdout).trim();
+  return {
+    device,
+    file,
+    data,
+    async [Symbol.asyncDispose]() {
+      await new Deno.Command("losetup", { args: ["-d", device] }).output();
+    },
+  };
+}
+
+const canLoop = isRoot &&
+  new Deno.Command("losetup", { args: ["--find"], stdout: "null", stderr: "null" }).outputSync().success;
+
+Deno.test({
+  name: "sources: a block device (a loop device) is served as an image and a node writes one with --out",
+  ignore: !canLoop,
+  fn: async () => {
+    await using dir = await tempDir();
+    await using source = await loopDevice(dir.path, "golden.img", 24 << 20);
+    await using target = await loopDevice(dir.path, "target.img", 24 << 20);
+    const server = new KadServer(variant, ["--image", source.device, "--clients", "1"]);
+    const node = startJoin(variant, await server.port, null, ["--out", target.device]);
+    const [n, { code, report }] = await Promise.all([node.result(), server.result()]);
+    assertEquals([code, n.code], [0, 0], n.stderr);
+    assertEquals(report!.bytes, 24 << 20);
+    assert(
+      Deno.readFileSync(target.file).every((b, i) => b === source.data[i]),
+      "the target device holds the copy",
+    );
+  },
+});
