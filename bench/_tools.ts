@@ -45,3 +45,33 @@ export async function waitListening(port: number, namespace?: string, proto: "t"
   }
   throw new Error(`nothing listens on port ${port}${namespace ? ` in ${namespace}` : ""}`);
 }
+
+/** What GNU time measured of one process (and the children it waited for). */
+export interface ProcessUsage {
+  /** Wall-clock seconds. */
+  seconds: number;
+  /** User plus system CPU seconds. */
+  cpuSeconds: number;
+  /** Peak resident set of the largest process, in KiB. */
+  rssKiB: number;
+}
+
+/** GNU time's format; {@link parseUsage} reads what it prints. */
+export const TIME_FORMAT = "TIME %e %U %S %M";
+
+/** The argv prefix that runs a command under GNU time, writing its usage to `file`. */
+export function timeArgv(file: string): string[] {
+  return ["/usr/bin/time", "-o", file, "-f", TIME_FORMAT];
+}
+
+/** Reads GNU time's {@link TIME_FORMAT} line out of `text`. */
+export function parseUsage(text: string): ProcessUsage {
+  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(text);
+  if (!m) throw new Error(`no timing in: ${text}`);
+  return { seconds: Number(m[1]), cpuSeconds: Number(m[2]) + Number(m[3]), rssKiB: Number(m[4]) };
+}
+
+/** The machine's 1, 5 and 15 minute load averages. */
+export function loadAverage(): string {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+}

@@ -1,17 +1,37 @@
 /**
  * kad against the tools users would pick instead, on the same netlab (a bridge and one namespace
- * per host, every port shaped): kad chain, a `socat | tee | socat` chain, a star (the server sends
- * N TCP streams at once, as pdcp/scp loops do) and udpcast multicast. Every copy is checksummed.
+ * per host, every port shaped): kad (default: token and sealed frames; and `--insecure`), a
+ * `socat | tee | socat` chain, a star (the server sends N TCP streams at once, as pdcp/scp loops
+ * do) and udpcast multicast. (dolly is not packaged by Debian, so it is not in the list.)
  *
- * Usage (root): deno task bench:peers [--nodes 1,2,4,8,12] [--size 200MB] [--rate 200mbit] [--plot FILE]
- * Installs socat, udpcast and iperf3 from apt when they are missing.
+ * Treated alike: every node runs under GNU time (CPU seconds and peak RSS of the node's processes:
+ * kad's one process; socat, the shell, tee and the next socat; udp-receiver), every copy goes to
+ * /dev/shm (tmpfs: kad's fsync costs nothing there and socat does not sync) and is checksummed
+ * against the source, runs at one N rotate the tools' order. Times: kad's is its report's (first
+ * byte streamed to the last verified copy); the others' from the sender's start to the last
+ * receiver's exit. The bench fails (exit 1) on any copy that does not match, on a kad node that
+ * is not ok, and on a time faster than the wire. It prints the load average before and after, and
+ * the slope of time against N (the delay each added node costs).
+ *
+ * Usage (root): deno task bench:peers [--nodes 1,2,4,8,12] [--size 200MB] [--rate 200mbit]
+ *   [--tools kad,kad-insecure,socat,star,udpcast] [--runs 1] [--plot FILE]
+ * Installs socat, udpcast and time from apt when they are missing.
  */
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { canBuildNetlab, Netlab, parseRate } from "../lib/netlab/netlab.ts";
+import { canBuildNetlab, Netlab, type NetlabHost, parseRate } from "../lib/netlab/netlab.ts";
 import { hashFile } from "../lib/integrity/stream_hash.ts";
-import { exists, have, kadArgv, waitListening } from "./_tools.ts";
+import {
+  exists,
+  have,
+  kadArgv,
+  loadAverage,
+  parseUsage,
+  type ProcessUsage,
+  timeArgv,
+  waitListening,
+} from "./_tools.ts";
 import { renderSvgPlot } from "../cli/svg_plot.ts";
 import { byteSize } from "../cli/flags.ts";
 
@@ -22,19 +42,40 @@ const { values } = parseArgs({
     size: { type: "string", default: "200MB" },
     rate: { type: "string", default: "200mbit" },
     plot: { type: "string", default: "bench/peers.svg" },
-    tools: { type: "string", default: "kad,socat,star,udpcast" },
+    tools: { type: "string", default: "kad,kad-insecure,socat,star,udpcast" },
+    runs: { type: "string", default: "1" },
   },
 });
 const COUNTS = values.nodes!.split(",").map(Number);
 const BYTES = byteSize(values.size!, "size", "bench");
 const RATE = values.rate!;
+const RUNS = Number(values.runs);
 const TOOLS = values.tools!.split(",");
 const KAD = kadArgv();
+/** Seconds the payload alone needs at the port rate: no run can be faster. */
+const WIRE_SECONDS = (BYTES * 8) / parseRate(RATE);
+
+/** One tool's run at one N. */
+interface Run {
+  seconds: number;
+  /** Per node, in node order. */
+  nodes: ProcessUsage[];
+}
+
+/** Where one run works: the lab, the source image, the copies' directory. */
+interface Bench {
+  lab: Netlab;
+  image: string;
+  dir: string;
+  n: number;
+}
+
+const copyOf = (b: Bench, i: number) => join(b.dir, `copy-${i}`);
+const usageOf = (b: Bench, i: number) => join(b.dir, `usage-${i}.txt`);
 
 async function ensureTools(): Promise<void> {
-  const missing = [["socat", "socat"], ["udp-sender", "udpcast"], ["iperf3", "iperf3"]].filter(([t]) =>
-    !have(t)
-  );
+  const missing = [["socat", "socat"], ["udp-sender", "udpcast"], ["/usr/bin/time", "time"]]
+    .filter(([t]) => !have(t));
   if (missing.length === 0) return;
   console.log(`installing ${missing.map((m) => m[1]).join(" ")} from apt…`);
   const apt = (args: string[]) =>
@@ -47,33 +88,44 @@ async function ensureTools(): Promise<void> {
 const spawn = (argv: string[], stdout: "null" | "piped" = "null") =>
   new Deno.Command(argv[0], { args: argv.slice(1), stdout, stderr: "piped" }).spawn();
 
-interface Run {
-  seconds: number;
+/** Runs `argv` on node `i`'s host under GNU time. */
+const nodeProcess = (b: Bench, i: number, argv: string[], stdout: "null" | "piped" = "null") =>
+  spawn(b.lab.exec(b.lab.hosts[i + 1], [...timeArgv(usageOf(b, i)), ...argv]), stdout);
+
+async function nodeUsages(b: Bench): Promise<ProcessUsage[]> {
+  const usages: ProcessUsage[] = [];
+  for (let i = 0; i < b.n; i++) usages.push(parseUsage(await Deno.readTextFile(usageOf(b, i))));
+  return usages;
 }
 
-/** kad's time is its report's: from the start of streaming (links included) to the last verified copy. */
-async function kadRun(lab: Netlab, image: string, dir: string, n: number): Promise<Run> {
-  const [server, ...nodes] = lab.hosts;
-  const srv = spawn(
-    lab.exec(server, [
-      ...KAD,
-      "serve",
-      "--image",
-      image,
-      "--clients",
-      String(n),
-      "--port",
-      "9997",
-      "--order",
-      "name",
-      "--json",
-    ]),
-    "piped",
-  );
-  await waitListening(9997, server.namespace);
-  const joins = nodes.map((h, i) =>
-    spawn(
-      lab.exec(h, [
+/** Waits for every process; throws with the stderr of one that failed. */
+async function allExit(procs: Deno.ChildProcess[], tool: string): Promise<void> {
+  const results = await Promise.all(procs.map((p) => p.output()));
+  const failed = results.find((r) => !r.success);
+  if (failed) throw new Error(`${tool}: a process failed: ${new TextDecoder().decode(failed.stderr).trim()}`);
+}
+
+function kad(modeFlags: string[]) {
+  return async (b: Bench): Promise<Run> => {
+    const [server] = b.lab.hosts;
+    const srv = spawn(
+      b.lab.exec(server, [
+        ...KAD,
+        "serve",
+        "--image",
+        b.image,
+        "--clients",
+        String(b.n),
+        "--order",
+        "name",
+        "--json",
+        ...modeFlags,
+      ]),
+      "piped",
+    );
+    await waitListening(9997, server.namespace);
+    const joins = b.lab.hosts.slice(1).map((h, i) =>
+      nodeProcess(b, i, [
         ...KAD,
         "join",
         "--server",
@@ -81,94 +133,150 @@ async function kadRun(lab: Netlab, image: string, dir: string, n: number): Promi
         "--name",
         `n${String(i).padStart(3, "0")}`,
         "--out",
-        join(dir, `copy-${i}`),
-      ]),
-    )
-  );
-  const [out] = await Promise.all([srv.output(), ...joins.map((j) => j.output())]);
-  const lines = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
-  return { seconds: lines.find((l) => l.event === "done").report.seconds };
+        copyOf(b, i),
+        ...modeFlags,
+      ])
+    );
+    const [out] = await Promise.all([srv.output(), allExit(joins, "kad")]);
+    const lines = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
+    const report = lines.find((l) => l.event === "done")?.report;
+    if (!report) throw new Error("kad: the server ended without a report");
+    const bad = report.nodes.filter((node: { status: string }) => node.status !== "ok");
+    if (bad.length > 0) throw new Error(`kad: nodes not ok: ${JSON.stringify(bad)}`);
+    return { seconds: report.seconds, nodes: await nodeUsages(b) };
+  };
 }
 
-async function socatChain(lab: Netlab, image: string, dir: string, _n: number): Promise<Run> {
-  const [server, ...nodes] = lab.hosts;
+async function socatChain(b: Bench): Promise<Run> {
+  const [server, ...nodes] = b.lab.hosts;
   const procs: Deno.ChildProcess[] = [];
   for (let i = nodes.length - 1; i >= 0; i--) {
-    const out = join(dir, `copy-${i}`);
     const next = nodes[i + 1];
-    const script = join(dir, `relay-${i}.sh`);
+    const script = join(b.dir, `relay-${i}.sh`);
     await Deno.writeTextFile(
       script,
       next
-        ? `#!/bin/sh\ntee ${out} | exec socat -u - TCP:${next.address}:7000\n`
-        : `#!/bin/sh\nexec cat > ${out}\n`,
+        ? `#!/bin/sh\ntee ${copyOf(b, i)} | exec socat -u - TCP:${next.address}:7000\n`
+        : `#!/bin/sh\nexec cat > ${copyOf(b, i)}\n`,
     );
     await Deno.chmod(script, 0o755);
-    procs.push(spawn(lab.exec(nodes[i], ["socat", "-u", "TCP-LISTEN:7000,reuseaddr", `EXEC:${script}`])));
+    procs.push(nodeProcess(b, i, ["socat", "-u", "TCP-LISTEN:7000,reuseaddr", `EXEC:${script}`]));
     await waitListening(7000, nodes[i].namespace);
   }
   const t0 = performance.now();
-  const sender = spawn(lab.exec(server, ["socat", "-u", `OPEN:${image}`, `TCP:${nodes[0].address}:7000`]));
-  await Promise.all([sender.output(), ...procs.map((p) => p.output())]);
-  return { seconds: (performance.now() - t0) / 1000 };
+  const sender = spawn(
+    b.lab.exec(server, ["socat", "-u", `OPEN:${b.image}`, `TCP:${nodes[0].address}:7000`]),
+  );
+  await allExit([sender, ...procs], "socat|tee");
+  return { seconds: (performance.now() - t0) / 1000, nodes: await nodeUsages(b) };
 }
 
-async function star(lab: Netlab, image: string, dir: string, _n: number): Promise<Run> {
-  const [server, ...nodes] = lab.hosts;
-  const receivers = nodes.map((h, i) =>
-    spawn(
-      lab.exec(h, ["socat", "-u", "TCP-LISTEN:7000,reuseaddr", `OPEN:${join(dir, `copy-${i}`)},creat,trunc`]),
-    )
+async function star(b: Bench): Promise<Run> {
+  const [server, ...nodes] = b.lab.hosts;
+  const receivers = nodes.map((_, i) =>
+    nodeProcess(b, i, ["socat", "-u", "TCP-LISTEN:7000,reuseaddr", `OPEN:${copyOf(b, i)},creat,trunc`])
   );
   for (const h of nodes) await waitListening(7000, h.namespace);
   const t0 = performance.now();
-  const senders = nodes.map((h) =>
-    spawn(lab.exec(server, ["socat", "-u", `OPEN:${image}`, `TCP:${h.address}:7000`]))
+  const senders = nodes.map((h: NetlabHost) =>
+    spawn(b.lab.exec(server, ["socat", "-u", `OPEN:${b.image}`, `TCP:${h.address}:7000`]))
   );
-  await Promise.all([...senders, ...receivers].map((p) => p.output()));
-  return { seconds: (performance.now() - t0) / 1000 };
+  await allExit([...senders, ...receivers], "star");
+  return { seconds: (performance.now() - t0) / 1000, nodes: await nodeUsages(b) };
 }
 
-async function udpcast(lab: Netlab, image: string, dir: string, n: number): Promise<Run> {
-  const [server, ...nodes] = lab.hosts;
+async function udpcast(b: Bench): Promise<Run> {
+  const [server, ...nodes] = b.lab.hosts;
   const maxBitrate = `${Math.floor((parseRate(RATE) * 0.9) / 1e6)}m`;
-  const receivers = nodes.map((h, i) =>
-    spawn(lab.exec(h, ["udp-receiver", "--interface", "eth0", "--nokbd", "--file", join(dir, `copy-${i}`)]))
+  const receivers = nodes.map((_, i) =>
+    nodeProcess(b, i, ["udp-receiver", "--interface", "eth0", "--nokbd", "--file", copyOf(b, i)])
   );
   await new Promise((r) => setTimeout(r, 500));
   const t0 = performance.now();
-  const sender = spawn(lab.exec(server, [
+  const sender = spawn(b.lab.exec(server, [
     "udp-sender",
     "--interface",
     "eth0",
     "--nokbd",
     "--min-receivers",
-    String(n),
+    String(b.n),
     "--max-bitrate",
     maxBitrate,
     "--file",
-    image,
+    b.image,
   ]));
-  await Promise.all([sender, ...receivers].map((p) => p.output()));
-  return { seconds: (performance.now() - t0) / 1000 };
+  await allExit([sender, ...receivers], "udpcast");
+  return { seconds: (performance.now() - t0) / 1000, nodes: await nodeUsages(b) };
 }
 
-const RUNNERS: Record<string, (lab: Netlab, image: string, dir: string, n: number) => Promise<Run>> = {
-  kad: kadRun,
+const RUNNERS: Record<string, (b: Bench) => Promise<Run>> = {
+  kad: kad([]),
+  "kad-insecure": kad(["--insecure"]),
   socat: socatChain,
   star,
   udpcast,
 };
+const LABELS: Record<string, string> = {
+  kad: "kad (default)",
+  "kad-insecure": "kad --insecure",
+  socat: "socat|tee chain",
+  star: "star (N socat)",
+  udpcast: "udpcast",
+};
+
+/** One cell: a tool at one N, its median run; `failure` when a run did not deliver. */
+interface Cell {
+  run: Run | null;
+  failure: string | null;
+}
+
+/** Runs `tool` once at `b.n` and checks every copy; the copies are removed after. */
+async function measure(tool: string, b: Bench, sourceHash: string): Promise<Run> {
+  await Deno.mkdir(b.dir, { recursive: true });
+  try {
+    const run = await RUNNERS[tool](b);
+    for (let i = 0; i < b.n; i++) {
+      const copy = copyOf(b, i);
+      if (!exists(copy, "file") || await hashFile(copy) !== sourceHash) {
+        throw new Error(`${tool}: the copy of node ${i + 1} does not match the source`);
+      }
+    }
+    if (run.seconds < WIRE_SECONDS) {
+      throw new Error(
+        `${tool}: ${run.seconds.toFixed(2)} s is faster than the wire (${WIRE_SECONDS.toFixed(2)} s)`,
+      );
+    }
+    return run;
+  } finally {
+    await Deno.remove(b.dir, { recursive: true });
+  }
+}
+
+const meanCpuPerGB = (r: Run) =>
+  r.nodes.reduce((sum, u) => sum + u.cpuSeconds, 0) / r.nodes.length / (BYTES / 1e9);
+const maxRssMiB = (r: Run) => Math.max(...r.nodes.map((u) => u.rssKiB)) / 1024;
+
+/** Least-squares seconds per added node. */
+function slope(points: [number, number][]): number | null {
+  if (points.length < 2) return null;
+  const mx = points.reduce((s, [x]) => s + x, 0) / points.length;
+  const my = points.reduce((s, [, y]) => s + y, 0) / points.length;
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+  return sxx === 0 ? null : points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx;
+}
 
 if (!canBuildNetlab()) {
   console.log("bench:peers SKIPPED: it needs root and iproute2 to build the netlab");
   Deno.exit(0);
 }
+for (const tool of TOOLS) {
+  if (!RUNNERS[tool]) {
+    console.error(`bench:peers: unknown tool "${tool}" (one of ${Object.keys(RUNNERS).join(", ")})`);
+    Deno.exit(2);
+  }
+}
 await ensureTools();
-const work = await Deno.makeTempDir({
-  prefix: "kad-peers-",
-  dir: exists("/dev/shm") ? "/dev/shm" : undefined,
-});
+const work = await Deno.makeTempDir({ prefix: "kad-peers-", dir: "/dev/shm" });
 const image = join(work, "source.img");
 {
   const data = new Uint8Array(1 << 20);
@@ -179,44 +287,81 @@ const image = join(work, "source.img");
   }
 }
 const sourceHash = await hashFile(image);
-const results: Record<string, [number, number][]> = {};
-console.log(`peers on a netlab: ${BYTES / 1e6} MB, ports at ${RATE}; every copy checksummed (xxh128)\n`);
-console.log(`tool      ${COUNTS.map((n) => `N=${n}`.padStart(9)).join("")}`);
+const cells = new Map<string, Cell>(); // `${tool}@${n}`
+console.log(
+  `peers on a netlab: ${BYTES / 1e6} MB to N nodes, every port shaped at ${RATE} ` +
+    `(wire-speed time ${WIRE_SECONDS.toFixed(2)} s), median of ${RUNS}`,
+);
+console.log(`copies in ${work} (tmpfs), each checked against the source (xxh128)`);
+console.log(`load average before: ${loadAverage()}\n`);
 try {
-  for (const tool of TOOLS) {
-    results[tool] = [];
-    const cells: string[] = [];
-    for (const n of COUNTS) {
-      const dir = join(work, "copies");
-      await Deno.mkdir(dir, { recursive: true });
-      await using lab = await Netlab.create({ hosts: n + 1, shape: { rate: RATE } });
-      const run = await RUNNERS[tool](lab, image, dir, n);
-      let ok = 0;
-      for (let i = 0; i < n; i++) {
-        if (exists(join(dir, `copy-${i}`)) && await hashFile(join(dir, `copy-${i}`)) === sourceHash) ok++;
+  for (const n of COUNTS) {
+    await using lab = await Netlab.create({ hosts: n + 1, shape: { rate: RATE } });
+    const bench: Bench = { lab, image, dir: join(work, "copies"), n };
+    const runs = new Map<string, Run[]>(TOOLS.map((t) => [t, []]));
+    const failures = new Map<string, string>();
+    for (let round = 0; round < RUNS; round++) {
+      for (let k = 0; k < TOOLS.length; k++) {
+        const tool = TOOLS[(k + round + n) % TOOLS.length];
+        if (failures.has(tool)) continue;
+        try {
+          runs.get(tool)!.push(await measure(tool, bench, sourceHash));
+        } catch (e) {
+          failures.set(tool, e instanceof Error ? e.message : String(e));
+        }
       }
-      await Deno.remove(dir, { recursive: true });
-      results[tool].push([n, run.seconds]);
-      cells.push(`${run.seconds.toFixed(2)}${ok === n ? " " : "!"}`.padStart(9));
     }
-    console.log(`${tool.padEnd(10)}${cells.join("")}`);
+    for (const tool of TOOLS) {
+      const list = runs.get(tool)!.sort((a, b) => a.seconds - b.seconds);
+      const cell: Cell = failures.has(tool)
+        ? { run: null, failure: failures.get(tool)! }
+        : { run: list[Math.floor(list.length / 2)], failure: null };
+      cells.set(`${tool}@${n}`, cell);
+      console.log(
+        `N=${String(n).padEnd(3)} ${LABELS[tool].padEnd(16)} ` +
+          (cell.run
+            ? `${cell.run.seconds.toFixed(2).padStart(7)} s  node CPU ${
+              meanCpuPerGB(cell.run).toFixed(2)
+            } s/GB (mean)  node RSS ${maxRssMiB(cell.run).toFixed(0)} MiB (max)`
+            : `FAILED: ${cell.failure}`),
+      );
+    }
   }
 } finally {
   await Deno.remove(work, { recursive: true });
 }
-const ideal = (BYTES * 8) / parseRate(RATE);
-console.log(
-  `\n(seconds; "!" marks a run where not every copy matched the source; wire-speed ideal ${
-    ideal.toFixed(2)
-  } s)`,
-);
-if (results.kad) {
+console.log(`\nload average after: ${loadAverage()}\n`);
+
+const seconds = (tool: string): [number, number][] =>
+  COUNTS.flatMap((n) => {
+    const run = cells.get(`${tool}@${n}`)?.run;
+    return run ? [[n, run.seconds] as [number, number]] : [];
+  });
+console.log(`| tool | ${COUNTS.map((n) => `N=${n}`).join(" | ")} | per added node |`);
+console.log(`|---|${COUNTS.map(() => "---|").join("")}---|`);
+for (const tool of TOOLS) {
+  const row = COUNTS.map((n) => {
+    const { run } = cells.get(`${tool}@${n}`)!;
+    return run
+      ? `${run.seconds.toFixed(2)} s · ${meanCpuPerGB(run).toFixed(2)} CPU-s/GB · ${
+        maxRssMiB(run).toFixed(0)
+      } MiB`
+      : "FAILED";
+  });
+  const s = slope(seconds(tool));
+  console.log(
+    `| ${LABELS[tool]} | ${row.join(" | ")} | ${s === null ? "-" : `${(s * 1000).toFixed(0)} ms`} |`,
+  );
+}
+if (TOOLS.includes("kad")) {
   for (const peer of TOOLS.filter((t) => t !== "kad")) {
-    const ratios = results.kad.map(([n, s], i) => `N=${n} ${(results[peer][i][1] / s).toFixed(2)}×`);
-    console.log(`kad vs ${peer}: ${ratios.join("  ")}`);
+    const ratios = COUNTS.map((n) => {
+      const mine = cells.get(`kad@${n}`)!.run;
+      const theirs = cells.get(`${peer}@${n}`)!.run;
+      return `N=${n} ${mine && theirs ? `${(theirs.seconds / mine.seconds).toFixed(2)}×` : "-"}`;
+    });
+    console.log(`kad speed vs ${LABELS[peer]}: ${ratios.join("  ")}`);
   }
-  const k = results.kad;
-  console.log(`kad time(${k.at(-1)![0]})/time(${k[0][0]}) = ${(k.at(-1)![1] / k[0][1]).toFixed(3)}`);
 }
 await Deno.writeTextFile(
   values.plot!,
@@ -224,7 +369,12 @@ await Deno.writeTextFile(
     title: `${BYTES / 1e6} MB to N nodes, ${RATE} ports`,
     xLabel: "nodes",
     yLabel: "seconds",
-    series: TOOLS.map((t) => ({ name: t === "socat" ? "socat|tee chain" : t, points: results[t] ?? [] })),
+    series: TOOLS.map((t) => ({ name: LABELS[t], points: seconds(t) })),
   }),
 );
 console.log(`plot: ${values.plot}`);
+const failed = [...cells.values()].filter((c) => c.failure !== null);
+if (failed.length > 0) {
+  console.error(`\nbench:peers: ${failed.length} run(s) did not deliver verified copies (see FAILED above)`);
+  Deno.exit(1);
+}

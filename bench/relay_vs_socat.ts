@@ -1,50 +1,57 @@
 /**
- * kad against socat on loopback, side by side in one run:
+ * kad against socat on loopback, every mode in one run, runs interleaved (the order rotates each
+ * round) so a machine whose speed drifts treats every mode alike:
  *
- * Sources are equally cheap: `kad serve --bench` against socat reading /dev/zero.
- *
- * 1. per-hop forwarding: source → hop → tail; the hop is a `kad join --null` or a `socat` relay.
- *    Throughput, the hop's CPU seconds per GB and its peak RSS (GNU time).
+ * 1. per hop: source → hop → tail; the hop is a `kad join --null` (default: sealed frames; and
+ *    `--insecure`) or a `socat` relay. Throughput, the hop's CPU seconds per GB and its peak RSS.
  * 2. a chain of 4 nodes each writing a file: kad (`--out FILE`) vs `socat | tee FILE | socat`.
  *
- * Usage: deno run -A bench/relay_vs_socat.ts [--bytes N] [--runs R] [--ring SIZE] [--insecure | --tls]
- * (--insecure: kad without authentication, to measure what the frame MACs cost; --tls: kad with
- * TLS on every link, certificates made by openssl, to measure what encryption costs)
- * Needs socat and GNU time (apt-get install socat time); rows that need a missing tool are skipped.
+ * Sources are equally cheap: `kad serve --bench` against socat reading /dev/zero. Every copy is
+ * checked (kad: its verified report, and the files are BYTES long and alike; socat: each file is
+ * BYTES zero bytes; the socat relay's tail counts what it got) and a
+ * run that did not deliver fails the bench. Copies go to /dev/shm (tmpfs: no disk in the way, and
+ * kad's fsync costs nothing there; socat|tee does not sync). The load average is printed before
+ * and after.
+ *
+ * Usage: deno task bench [--bytes N] [--runs R] [--ring SIZE] [--tls] [--no-chain]
+ * Needs socat and GNU time (apt-get install socat time).
  */
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { makeTestPki } from "../tests/_helpers/test_pki.ts";
-import { exists, have, kadArgv, waitListening } from "./_tools.ts";
+import {
+  have,
+  kadArgv,
+  loadAverage,
+  parseUsage,
+  type ProcessUsage as Sample,
+  TIME_FORMAT,
+  waitListening,
+} from "./_tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    bytes: { type: "string", default: String(2e9) },
+    bytes: { type: "string", default: String(1e9) },
     runs: { type: "string", default: "3" },
     // the repair ring of every kad node (default: kad's own, 32 MiB); 0 keeps only the live window
     ring: { type: "string" },
-    insecure: { type: "boolean", default: false },
     tls: { type: "boolean", default: false },
+    "no-chain": { type: "boolean", default: false },
   },
 });
-const pkiDir = values.tls ? await Deno.makeTempDir({ prefix: "kad-bench-pki-" }) : null;
-const pki = pkiDir === null ? null : await makeTestPki(pkiDir);
-const SERVER_SECURITY = values.insecure
-  ? ["--insecure"]
-  : pki
-  ? ["--tls", "--cert", pki.cert, "--key", pki.key, "--ca", pki.ca]
-  : [];
-const NODE_SECURITY = values.insecure ? ["--insecure"] : pki ? ["--tls", "--ca", pki.ca] : [];
 const BYTES = Number(values.bytes);
 const RUNS = Number(values.runs);
 const KAD = kadArgv();
+const TIME = `/usr/bin/time -f '${TIME_FORMAT}'`;
+const q = (args: string[]) => args.map((a) => `'${a}'`).join(" ");
 
-interface Sample {
-  seconds: number;
-  cpuSeconds: number;
-  rssKiB: number;
+/** A way to run kad: its server's and its nodes' extra flags. */
+interface KadMode {
+  name: string;
+  server: string[];
+  node: string[];
 }
 
 function freePort(): number {
@@ -61,39 +68,35 @@ function sh(script: string, stdout: "piped" | "null" = "null"): Deno.ChildProces
 /** The socat side's source: /dev/zero read by socat itself, as cheap as kad's generated source. */
 const SOCAT_SENDER = (port: number) =>
   `exec socat -u OPEN:/dev/zero,readbytes=${BYTES} TCP:127.0.0.1:${port}`;
-const TIME = "/usr/bin/time -f 'TIME %e %U %S %M'";
-const q = (args: string[]) => args.map((a) => `'${a}'`).join(" ");
 
 async function timed(child: Deno.ChildProcess): Promise<Sample> {
   const { stderr } = await child.output();
-  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(new TextDecoder().decode(stderr));
-  if (!m) throw new Error(`no timing in: ${new TextDecoder().decode(stderr)}`);
-  return { seconds: Number(m[1]), cpuSeconds: Number(m[2]) + Number(m[3]), rssKiB: Number(m[4]) };
+  return parseUsage(new TextDecoder().decode(stderr));
 }
 
-/** Starts `kad serve --bench BYTES` (a source at memory speed); returns the port and the exit. */
-async function kadServer(clients: number): Promise<{ port: number; done: Promise<number> }> {
+/** Starts `kad serve --bench BYTES`; `done` is its report's time, and fails unless every node verified. */
+async function kadServer(mode: KadMode, clients: number): Promise<{ port: number; done: Promise<number> }> {
   const port = freePort();
   const server = sh(
-    `exec ${
-      q(KAD)
-    } serve --bench ${BYTES} --listen 127.0.0.1 --port ${port} --clients ${clients} --order name --json ${
-      q(SERVER_SECURITY)
-    }`,
+    `exec ${q(KAD)} serve --bench ${BYTES} --listen 127.0.0.1 --port ${port} --clients ${clients} ` +
+      `--order name --json ${q(mode.server)}`,
     "piped",
   );
   await waitListening(port);
   const done = server.output().then(({ stdout }) => {
     const lines = new TextDecoder().decode(stdout).trim().split("\n").map((l) => JSON.parse(l));
-    const report = lines.find((l) => l.event === "done")!.report;
+    const report = lines.find((l) => l.event === "done")?.report;
+    if (!report) throw new Error(`kad (${mode.name}) ended without a report`);
     const failed = report.nodes.filter((n: { status: string }) => n.status !== "ok");
-    if (failed.length > 0) throw new Error(`kad run failed: ${JSON.stringify(failed)}`);
+    if (failed.length > 0 || report.bytes !== BYTES) {
+      throw new Error(`kad (${mode.name}) did not deliver verified copies: ${JSON.stringify(failed)}`);
+    }
     return report.seconds as number;
   });
   return { port, done };
 }
 
-function kadJoin(port: number, name: string, sink: string[], timedRun: boolean): Deno.ChildProcess {
+function kadJoin(mode: KadMode, port: number, name: string, sink: string[], timedRun: boolean) {
   const args = [
     ...KAD,
     "join",
@@ -104,16 +107,16 @@ function kadJoin(port: number, name: string, sink: string[], timedRun: boolean):
     "--listen",
     "127.0.0.1:0",
     ...(values.ring === undefined ? [] : ["--ring", values.ring]),
-    ...NODE_SECURITY,
+    ...mode.node,
     ...sink,
   ];
   return sh(`${timedRun ? TIME : "exec"} ${q(args)}`);
 }
 
-async function kadHop(): Promise<Sample> {
-  const { port, done } = await kadServer(2);
-  const hop = kadJoin(port, "a-hop", ["--null"], true);
-  const tail = kadJoin(port, "b-tail", ["--null"], false);
+async function kadHop(mode: KadMode): Promise<Sample> {
+  const { port, done } = await kadServer(mode, 2);
+  const hop = kadJoin(mode, port, "a-hop", ["--null"], true);
+  const tail = kadJoin(mode, port, "b-tail", ["--null"], false);
   const [sample, seconds] = await Promise.all([timed(hop), done, tail.output()]);
   return { ...sample, seconds };
 }
@@ -121,38 +124,44 @@ async function kadHop(): Promise<Sample> {
 async function socatHop(): Promise<Sample> {
   const p1 = freePort();
   const p2 = freePort();
-  const tail = sh(`exec socat -u TCP-LISTEN:${p2},reuseaddr OPEN:/dev/null`);
+  const tail = sh(`exec socat -u TCP-LISTEN:${p2},reuseaddr SYSTEM:'wc -c'`, "piped");
   await waitListening(p2);
   const hop = sh(`${TIME} socat -u TCP-LISTEN:${p1},reuseaddr TCP:127.0.0.1:${p2}`);
   await waitListening(p1);
   const t0 = performance.now();
   const sender = sh(SOCAT_SENDER(p1));
-  const [sample] = await Promise.all([timed(hop), sender.output(), tail.output()]);
-  return { ...sample, seconds: (performance.now() - t0) / 1000 };
+  const [sample, , received] = await Promise.all([timed(hop), sender.output(), tail.output()]);
+  const seconds = (performance.now() - t0) / 1000;
+  const count = Number(new TextDecoder().decode(received.stdout).trim());
+  if (count !== BYTES) throw new Error(`the socat relay delivered ${count} bytes of ${BYTES}`);
+  return { ...sample, seconds };
 }
 
-async function kadChain(dir: string): Promise<Sample> {
-  const { port, done } = await kadServer(4);
-  const nodes = [1, 2, 3, 4].map((i) => kadJoin(port, `n${i}`, ["--out", join(dir, `kad-${i}`)], i === 2));
+async function kadChain(mode: KadMode, dir: string): Promise<Sample> {
+  const { port, done } = await kadServer(mode, 4);
+  const files = [1, 2, 3, 4].map((i) => join(dir, `kad-${i}`));
+  const nodes = files.map((file, i) => kadJoin(mode, port, `n${i + 1}`, ["--out", file], i === 1));
   const [sample, seconds] = await Promise.all([
     timed(nodes[1]),
     done,
     ...nodes.filter((_, i) => i !== 1).map((n) => n.output()),
   ]);
+  await checkSame(files, `kad (${mode.name})`);
   return { ...sample, seconds };
 }
 
 async function socatChain(dir: string): Promise<Sample> {
   const ports = [1, 2, 3, 4].map(() => freePort());
+  const files = [1, 2, 3, 4].map((i) => join(dir, `socat-${i}`));
   const procs: Deno.ChildProcess[] = [];
-  procs.push(sh(`exec socat -u TCP-LISTEN:${ports[3]},reuseaddr OPEN:${join(dir, "socat-4")},creat,trunc`));
+  procs.push(sh(`exec socat -u TCP-LISTEN:${ports[3]},reuseaddr OPEN:${files[3]},creat,trunc`));
   await waitListening(ports[3]);
   for (let i = 2; i >= 0; i--) {
     // a script file: socat's address syntax would split an inline command at its colons
     const script = join(dir, `relay-${i + 1}.sh`);
     await Deno.writeTextFile(
       script,
-      `#!/bin/sh\ntee ${join(dir, `socat-${i + 1}`)} | exec socat -u - TCP:127.0.0.1:${ports[i + 1]}\n`,
+      `#!/bin/sh\ntee ${files[i]} | exec socat -u - TCP:127.0.0.1:${ports[i + 1]}\n`,
     );
     await Deno.chmod(script, 0o755);
     procs.push(sh(`${i === 1 ? TIME : "exec"} socat -u TCP-LISTEN:${ports[i]},reuseaddr EXEC:${script}`));
@@ -163,64 +172,124 @@ async function socatChain(dir: string): Promise<Sample> {
   const measured = procs[2];
   const others = procs.filter((p) => p !== measured).map((p) => p.output());
   const [sample] = await Promise.all([timed(measured), sender.output(), ...others]);
-  return { ...sample, seconds: (performance.now() - t0) / 1000 };
+  const seconds = (performance.now() - t0) / 1000;
+  for (const file of files) await checkZeros(file, "socat|tee");
+  return { ...sample, seconds };
+}
+
+/** Fails unless `file` holds exactly BYTES zero bytes (what both sources send). */
+async function checkZeros(file: string, tool: string): Promise<void> {
+  const f = await Deno.open(file);
+  const buffer = new Uint8Array(1 << 20);
+  let total = 0;
+  try {
+    for (;;) {
+      const n = await f.read(buffer);
+      if (n === null) break;
+      if (buffer.subarray(0, n).some((b) => b !== 0)) throw new Error(`${tool}: ${file} holds other bytes`);
+      total += n;
+    }
+  } finally {
+    f.close();
+  }
+  if (total !== BYTES) throw new Error(`${tool}: ${file} holds ${total} bytes of ${BYTES}`);
+}
+
+/** Fails unless every file holds BYTES bytes, the same as the first (kad's generated pattern). */
+async function checkSame(files: string[], tool: string): Promise<void> {
+  for (const file of files) {
+    const size = (await Deno.stat(file)).size;
+    if (size !== BYTES) throw new Error(`${tool}: ${file} holds ${size} bytes of ${BYTES}`);
+    const cmp = await new Deno.Command("cmp", { args: ["--silent", files[0], file] }).output();
+    if (!cmp.success) throw new Error(`${tool}: ${file} differs from ${files[0]}`);
+  }
 }
 
 async function emptyDir(dir: string): Promise<void> {
   for await (const e of Deno.readDir(dir)) await Deno.remove(join(dir, e.name));
 }
 
-async function median(run: () => Promise<Sample>, dir?: string): Promise<Sample> {
-  const samples: Sample[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    samples.push(await run());
-    if (dir) await emptyDir(dir);
+/** Runs each row RUNS times, interleaved (the order rotates per round); the median of each. */
+async function medians(rows: [string, () => Promise<Sample>][], dir: string): Promise<Map<string, Sample>> {
+  const samples = new Map<string, Sample[]>(rows.map(([name]) => [name, []]));
+  for (let round = 0; round < RUNS; round++) {
+    for (let i = 0; i < rows.length; i++) {
+      const [name, run] = rows[(i + round) % rows.length];
+      samples.get(name)!.push(await run());
+      await emptyDir(dir);
+    }
   }
-  samples.sort((a, b) => a.seconds - b.seconds);
-  return samples[Math.floor(samples.length / 2)];
+  const result = new Map<string, Sample>();
+  for (const [name, list] of samples) {
+    list.sort((a, b) => a.seconds - b.seconds);
+    result.set(name, list[Math.floor(list.length / 2)]);
+  }
+  return result;
 }
 
 function row(name: string, s: Sample): string {
   const rate = BYTES / s.seconds / 1e6;
   const cpu = s.cpuSeconds / (BYTES / 1e9);
-  return `${name.padEnd(34)} ${s.seconds.toFixed(2).padStart(7)} s ${rate.toFixed(0).padStart(6)} MB/s ` +
+  return `${name.padEnd(38)} ${s.seconds.toFixed(2).padStart(7)} s ${rate.toFixed(0).padStart(6)} MB/s ` +
     `${cpu.toFixed(2).padStart(6)} CPU-s/GB ${(s.rssKiB / 1024).toFixed(0).padStart(5)} MiB RSS`;
 }
 
-if (!have("/usr/bin/time")) {
-  console.log("GNU time is not installed (apt-get install time): cannot measure CPU and RSS; skipped.");
-  Deno.exit(0);
-}
-const mode = values.insecure
-  ? "--insecure"
-  : values.tls
-  ? "--tls (token + TLS)"
-  : "authenticated (token, MACs)";
-console.log(
-  `kad vs socat on loopback, ${(BYTES / 1e9).toFixed(1)} GB per run, median of ${RUNS}, kad ${mode}`,
-);
-console.log(`(CPU and RSS are those of the measured hop: the middle node)\n`);
-// files go to tmpfs when there is one: the comparison is of the tools, not of the disk (kad fsyncs)
-const dir = await Deno.makeTempDir({
-  prefix: "kad-bench-",
-  dir: exists("/dev/shm", "dir") ? "/dev/shm" : undefined,
-});
-try {
-  const kh = await median(kadHop);
-  console.log(row("per hop: kad join --null", kh));
-  const socat = have("socat");
-  if (socat) {
-    const sh1 = await median(socatHop);
-    console.log(row("per hop: socat relay", sh1));
-    console.log(`  kad/socat throughput: ${(sh1.seconds / kh.seconds).toFixed(2)}×\n`);
-  } else console.log("socat not installed (apt-get install socat): peer rows skipped\n");
-  const kc = await median(() => kadChain(dir), dir);
-  console.log(row("chain of 4 writing files: kad", kc));
-  if (socat) {
-    const sc = await median(() => socatChain(dir), dir);
-    console.log(row("chain of 4 writing files: socat|tee", sc));
-    console.log(`  kad/socat-tee throughput: ${(sc.seconds / kc.seconds).toFixed(2)}×`);
+const cpuPerGB = (s: Sample) => s.cpuSeconds / (BYTES / 1e9);
+
+for (const tool of ["/usr/bin/time", "socat"]) {
+  if (!have(tool)) {
+    console.error(`${tool} is not installed (apt-get install socat time)`);
+    Deno.exit(1);
   }
+}
+const pkiDir = values.tls ? await Deno.makeTempDir({ prefix: "kad-bench-pki-" }) : null;
+const pki = pkiDir === null ? null : await makeTestPki(pkiDir);
+const modes: KadMode[] = [
+  { name: "default", server: [], node: [] },
+  { name: "--insecure", server: ["--insecure"], node: ["--insecure"] },
+  ...(pki
+    ? [{
+      name: "--tls",
+      server: ["--tls", "--cert", pki.cert, "--key", pki.key, "--ca", pki.ca],
+      node: ["--tls", "--ca", pki.ca],
+    }]
+    : []),
+];
+const dir = await Deno.makeTempDir({ prefix: "kad-bench-", dir: "/dev/shm" });
+console.log(
+  `kad vs socat on loopback, ${(BYTES / 1e9).toFixed(1)} GB per run, median of ${RUNS} interleaved runs`,
+);
+console.log(`CPU and RSS are the measured hop's (the middle node); copies in ${dir} (tmpfs)`);
+console.log(`load average before: ${loadAverage()}\n`);
+try {
+  const hops = await medians([
+    ...modes.map((
+      mode,
+    ): [string, () => Promise<Sample>] => [`per hop: kad ${mode.name}`, () => kadHop(mode)]),
+    ["per hop: socat relay", socatHop],
+  ], dir);
+  for (const [name, sample] of hops) console.log(row(name, sample));
+  const kadDefault = hops.get("per hop: kad default")!;
+  const insecure = hops.get("per hop: kad --insecure")!;
+  const socat = hops.get("per hop: socat relay")!;
+  console.log(
+    `  default vs --insecure, CPU per hop: ${(cpuPerGB(kadDefault) / cpuPerGB(insecure)).toFixed(2)}×`,
+  );
+  console.log(`  default vs socat relay, throughput: ${(socat.seconds / kadDefault.seconds).toFixed(2)}×\n`);
+  if (!values["no-chain"]) {
+    const chains = await medians([
+      ...modes.map((mode): [string, () => Promise<Sample>] => [
+        `chain of 4 writing files: kad ${mode.name}`,
+        () => kadChain(mode, dir),
+      ]),
+      ["chain of 4 writing files: socat|tee", () => socatChain(dir)],
+    ], dir);
+    for (const [name, sample] of chains) console.log(row(name, sample));
+    const kc = chains.get("chain of 4 writing files: kad default")!;
+    const sc = chains.get("chain of 4 writing files: socat|tee")!;
+    console.log(`  default vs socat|tee, throughput: ${(sc.seconds / kc.seconds).toFixed(2)}×`);
+  }
+  console.log(`\nload average after: ${loadAverage()}`);
 } finally {
   await Deno.remove(dir, { recursive: true });
   if (pkiDir !== null) await Deno.remove(pkiDir, { recursive: true });

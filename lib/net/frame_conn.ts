@@ -109,6 +109,11 @@ export class FrameConn {
     }
   }
 
+  /** The bytes of the frame header {@link readHeader} read last (overwritten by the next read). */
+  get lastHeader(): Uint8Array {
+    return this.#header;
+  }
+
   /** True once {@link close} was called or the idle timeout fired. */
   get closed(): boolean {
     return this.#closed;
@@ -272,6 +277,14 @@ export class FrameConn {
     } catch {
       // the peer is gone already
     }
+  }
+
+  /**
+   * Writes a frame that carries its own trailer — a DATA frame sealed end to end by the stream's
+   * source (security/stream_seal.ts) — as it is, without a link MAC.
+   */
+  async writeSealed(frame: Uint8Array): Promise<void> {
+    await writeAll(this.conn, frame);
   }
 
   /** Closes the connection; safe to call twice. */

@@ -21,10 +21,11 @@ import {
 } from "../protocol/messages.ts";
 import { type ChildLink, connectChild, type LinkSecurity } from "../relay/data_link.ts";
 import { Downstream } from "../relay/downstream.ts";
-import { FanOut, type FanOutput, relayFanOutOptions } from "../relay/fan_out.ts";
+import { FanOut, type FanOutOptions, type FanOutput, relayFanOut } from "../relay/fan_out.ts";
 import { UpstreamAcceptor } from "../relay/upstream_acceptor.ts";
 import { type ByteCounter, relayFrames } from "../relay/stream_pump.ts";
-import { linkKeyContext } from "../security/handshake.ts";
+import { linkKeyContext, streamKeyContext } from "../security/handshake.ts";
+import { StreamSeal } from "../security/stream_seal.ts";
 import { openKey } from "../security/sealed_key.ts";
 import { openSink } from "../sink/open_sink.ts";
 import type { Sink } from "../sink/sink.ts";
@@ -68,6 +69,10 @@ export class NodeRelay {
   #startedAt = 0;
   #endedAt = 0;
   #repairs = 0;
+  /** The fan-out's options: ring geometry, timeouts, and on a sealed stream its arena and trailers. */
+  readonly #fanOutOptions: FanOutOptions;
+  /** Checks the DATA frames' seals; null on an `--insecure` deployment. */
+  readonly #seal: StreamSeal | null;
   /** Called after every frame relayed (the node heartbeats from there). */
   readonly #onFrame: () => void;
 
@@ -85,6 +90,10 @@ export class NodeRelay {
     this.#plan = plan;
     this.#sealKey = sealKey;
     this.#onFrame = onFrame;
+    // the stream key comes sealed in the plan: the ring lives in the seal's memory, checked in place
+    const streamKey = sealKey === null ? null : this.#streamKey(plan);
+    const sealing = streamKey && { key: streamKey, source: false };
+    ({ options: this.#fanOutOptions, seal: this.#seal } = relayFanOut(options, options.timeoutMs, sealing));
     this.#adopter = new Adopter({
       self: options.name,
       control,
@@ -157,6 +166,15 @@ export class NodeRelay {
     return openKey(this.#sealKey, sealed, linkKeyContext({ deployment: this.#plan.deployment, from, to }));
   }
 
+  /**
+   * The deployment's stream key, opened from what the server sealed for this node.
+   * @throws {AuthError} when it is missing or was not sealed for this node.
+   */
+  #streamKey(plan: PlanMessage): Uint8Array {
+    if (plan.streamKey === "") throw new AuthError("The server sent no stream key");
+    return openKey(this.#sealKey!, plan.streamKey, streamKeyContext(plan.deployment));
+  }
+
   /** How this node opens links to its children. */
   get #linkSecurity(): LinkSecurity {
     const tls = this.#options.tls ?? null;
@@ -165,7 +183,8 @@ export class NodeRelay {
 
   /** Links up, relays and verifies; returns the node's own verdict. */
   async receive(): Promise<RelayOutcome> {
-    const hasher = await createStreamHasher(parseHashAlgorithm(this.#plan.hashAlgorithm));
+    // a sealed stream is vouched for by its seals, an unsealed one by a hash of every byte
+    const integrity = this.#seal ?? await createStreamHasher(parseHashAlgorithm(this.#plan.hashAlgorithm));
     try {
       const firstUpstream = this.#acceptor.take(this.#options.timeoutMs);
       firstUpstream.catch(() => {});
@@ -177,12 +196,12 @@ export class NodeRelay {
         sink: this.#options.sink.kind,
       });
       const { fanOut, downstream } = await this.#startFanOut();
-      const end = await this.#relay(upstream, fanOut, hasher);
+      const end = await this.#relay(upstream, fanOut, integrity);
       this.#endedAt = performance.now();
       await fanOut.finish(this.#options.timeoutMs);
       const ended = downstream.end({ type: FrameType.END, body: end, offset: this.#counter.bytes });
-      const hash = hasher.digest();
-      const verdict = await this.#settleSink(verify(this.#counter.bytes, hash, end));
+      const { hash, verdict: received } = verdictOf(this.#counter.bytes, integrity, end);
+      const verdict = await this.#settleSink(received);
       await this.#adopter.close();
       await ended;
       await downstream.settled(); // children adopted while the stream ended
@@ -222,7 +241,7 @@ export class NodeRelay {
     this.#sink = await openSink(options.sink);
     const sinkOutput = this.#sinkOutput(this.#sink);
     const fanOut = this.#fanOut = new FanOut([sinkOutput], {
-      ...relayFanOutOptions(options, options.timeoutMs, this.#sealKey !== null),
+      ...this.#fanOutOptions,
       onOutputError: (output, error) => {
         // by identity: a child may well be named "sink"
         if (output === sinkOutput) this.#sinkFailed(wireError(error, "LWF"));
@@ -233,6 +252,7 @@ export class NodeRelay {
       deployment: this.#plan.deployment,
       self: options.name,
       security: this.#linkSecurity,
+      sealed: this.#seal !== null,
       onLinkProblem: (child, error) => this.#linkProblem(child, error),
       onAck: () => this.acknowledge(),
     });
@@ -242,7 +262,11 @@ export class NodeRelay {
   }
 
   /** Relays frames to the end of the stream, across the relinks repairs bring. */
-  async #relay(upstream: FrameConn, fanOut: FanOut, hasher: StreamHasher): Promise<EndMessage> {
+  async #relay(
+    upstream: FrameConn,
+    fanOut: FanOut,
+    integrity: StreamHasher | StreamSeal,
+  ): Promise<EndMessage> {
     for (;;) {
       this.#upstream = upstream;
       this.#acked = { held: -1, need: -1 }; // a new link hears from this node at once
@@ -250,7 +274,7 @@ export class NodeRelay {
       await upstream.send(FrameType.LINK_OK, { offset: this.#counter.bytes });
       if (this.#startedAt === 0) this.#startedAt = performance.now();
       try {
-        const end = await relayFrames(upstream, fanOut, hasher, this.#counter, this.#afterFrame);
+        const end = await relayFrames(upstream, fanOut, integrity, this.#counter, this.#afterFrame);
         upstream.close(); // at once: the upstream lingers until this node closes the link
         return end;
       } catch (error) {
@@ -386,12 +410,31 @@ function isLinkLoss(error: unknown): boolean {
   return error.code === "NRF" || error.code === "TIMEOUT";
 }
 
-function verify(bytes: number, hash: string, end: { bytes: number; hash: string }): WireError | null {
+/**
+ * What the node got, against the source's END: the hash it reports (its own over every byte, or on
+ * a sealed stream the source's, once its chain of seals is the source's) and its verdict.
+ */
+function verdictOf(
+  bytes: number,
+  integrity: StreamHasher | StreamSeal,
+  end: EndMessage,
+): { hash: string; verdict: WireError | null } {
+  const sealed = integrity instanceof StreamSeal;
+  const own = sealed ? integrity.chainDigest() : integrity.digest();
+  const matches = own === (sealed ? end.seals : end.hash);
+  // a sealed copy has the source's hash when its seals match, and no hash of its own otherwise
+  const hash = sealed ? (matches ? end.hash : "") : own;
   if (bytes !== end.bytes) {
-    return { code: "BBC", message: `Received ${bytes} bytes, the source sent ${end.bytes}` };
+    return {
+      hash,
+      verdict: { code: "BBC", message: `Received ${bytes} bytes, the source sent ${end.bytes}` },
+    };
   }
-  if (hash !== end.hash) {
-    return { code: "HASH", message: "Hash of the received stream differs from the source's" };
+  if (!matches) {
+    const what = sealed
+      ? "The frames' seals differ from the source's"
+      : "Hash of the received stream differs from the source's";
+    return { hash, verdict: { code: "HASH", message: what } };
   }
-  return null;
+  return { hash, verdict: null };
 }

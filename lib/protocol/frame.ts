@@ -15,7 +15,7 @@
 import { NotKadError, ProtocolError } from "../errors.ts";
 
 /** Version of the wire protocol spoken by this build. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The server's control port unless told otherwise. */
 export const DEFAULT_CONTROL_PORT = 9997;

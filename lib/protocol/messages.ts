@@ -141,6 +141,8 @@ export interface PlanMessage {
   children: LinkPeer[];
   /** Key of the link from the upstream, sealed for this node ("" when insecure). */
   upstreamKey: string;
+  /** The deployment's stream key (DATA frames are sealed under it), sealed for this node ("" when insecure). */
+  streamKey: string;
   /** Stream hash algorithm. */
   hashAlgorithm: string;
   /** Size of the stream when known in advance (image sources), else null. */
@@ -173,6 +175,8 @@ export interface EndMessage {
   hash: string;
   /** Hash algorithm name. */
   algorithm: string;
+  /** The chain of the DATA frames' seals (security/stream_seal.ts), lowercase hex; "" when unsealed. */
+  seals: string;
 }
 
 /** A failure as carried in reports and error messages. */
@@ -377,6 +381,7 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           upstream: o.name("upstream"),
           children: o.peers("children"),
           upstreamKey: o.sealedKey("upstreamKey"),
+          streamKey: o.sealedKey("streamKey"),
           hashAlgorithm: o.name("hashAlgorithm"),
           streamBytes: o.intOrNull("streamBytes"),
         },
@@ -396,7 +401,12 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
     case FrameType.END:
       return {
         type,
-        body: { bytes: o.int("bytes"), hash: o.text("hash", 256), algorithm: o.name("algorithm") },
+        body: {
+          bytes: o.int("bytes"),
+          hash: o.text("hash", 256),
+          algorithm: o.name("algorithm"),
+          seals: o.text("seals", 64),
+        },
       };
     case FrameType.REPORT: {
       const status = o.text("status", 16);

@@ -97,12 +97,15 @@ export async function connectChild(
   }
 }
 
-/** A child link as a fan-out output: receives whole frames. */
-export function linkOutput(conn: FrameConn): FanOutput {
+/**
+ * A child link as a fan-out output: receives whole frames; on a `sealed` stream they carry their
+ * trailer and go as they are, else they get the link's MAC (or none, unauthenticated).
+ */
+export function linkOutput(conn: FrameConn, sealed: boolean): FanOutput {
   return {
     name: conn.peer,
     view: "frame",
-    write: (frame) => conn.writeFrame(frame),
+    write: sealed ? (frame) => conn.writeSealed(frame) : (frame) => conn.writeFrame(frame),
     abort: () => conn.close(),
   };
 }

@@ -34,6 +34,8 @@ export interface DownstreamOptions {
   onLinkProblem?: (child: string, error: WireError) => void;
   /** A child acknowledged what it holds (after the fan-out took note). */
   onAck?: () => void;
+  /** The fan-out's DATA frames are sealed end to end (they carry their trailer). */
+  sealed: boolean;
 }
 
 /** The final frame every child gets after the stream. */
@@ -76,7 +78,7 @@ export class Downstream {
    */
   attach(link: ChildLink, history?: ByteHistory): number {
     const resent = this.#fanOut.producedBytes - link.offset;
-    const output = linkOutput(link.conn);
+    const output = linkOutput(link.conn, this.#options.sealed);
     const done = this.#fanOut.addFrom(output, link.offset, history);
     this.#links.add(link.conn);
     this.#held.set(link.conn, link.offset);

@@ -29,6 +29,7 @@
 import { KadError, TimeoutError } from "../errors.ts";
 import { withDeadline } from "../time/deadline.ts";
 import { FLAG_MAC, FRAME_HEADER_BYTES, FrameType, writeHeader } from "../protocol/frame.ts";
+import { SEAL_TRAILER_BYTES, StreamSeal } from "../security/stream_seal.ts";
 
 /** Which bytes of a slot an output receives. */
 export type OutputView = "frame" | "payload";
@@ -95,6 +96,19 @@ export interface FanOutOptions {
   /** Flags of every DATA frame's header ({@link FLAG_MAC} when the links are authenticated). */
   frameFlags?: number;
   /**
+   * Bytes after each frame's payload (a sealed stream's trailer: security/stream_seal.ts), written
+   * to "frame" outputs with the frame. 0: none.
+   */
+  trailerBytes?: number;
+  /**
+   * Seals a frame (header, payload, trailer room) of a sealed stream: given on the stream's source
+   * only, which seals every slot it publishes (`first`) and every frame it reads again from its
+   * history for a repair. A relay forwards the frames it got as they are.
+   */
+  seal?: (frame: Uint8Array, first: boolean) => void;
+  /** The arena to use (at least {@link fanOutArenaBytes} long), e.g. a MAC's memory; else allocated. */
+  arena?: Uint8Array;
+  /**
    * Keep what children acknowledge they may need ({@link FanOut.acknowledge}), pausing the producer
    * rather than discarding it. Off, the arena only keeps what no output passed yet (`--ring 0`).
    */
@@ -126,22 +140,32 @@ export interface RingGeometry {
   ringBytes?: number;
 }
 
+/** How a relay's DATA frames are sealed (security/stream_seal.ts). */
+export interface StreamSealing {
+  /** The deployment's stream key. */
+  key: Uint8Array;
+  /** True on the stream's source (the server), which seals; relays only check and forward. */
+  source: boolean;
+}
+
 /**
- * Options of the fan-out of a relay (a node or the server) whose peers answer within
- * `peerTimeoutMs`: a write stalled {@link WRITE_TIMEOUT_FACTOR} times that long fails its output, and a
- * failed child's bytes are held that long for the server's repair. Frames of `authenticated` links
- * are flagged as carrying a MAC.
+ * The fan-out of a relay (a node or the server) whose peers answer within `peerTimeoutMs`: a write
+ * stalled {@link WRITE_TIMEOUT_FACTOR} times that long fails its output, and a failed child's bytes
+ * are held that long for the server's repair. On a sealed stream (authenticated links) the frames
+ * carry a MAC flag and a trailer, and the arena lives in the seal's memory, where frames are
+ * sealed (source) or checked (relays) in place.
  */
-export function relayFanOutOptions(
+export function relayFanOut(
   geometry: RingGeometry,
   peerTimeoutMs: number,
-  authenticated: boolean,
-): FanOutOptions {
+  sealing: StreamSealing | null,
+): { options: FanOutOptions; seal: StreamSeal | null } {
   const slots = geometry.slots ?? DEFAULT_SLOTS;
   const slotBytes = geometry.slotBytes ?? DEFAULT_SLOT_BYTES;
   const ringBytes = geometry.ringBytes ?? DEFAULT_RING_BYTES;
-  return {
-    frameFlags: authenticated ? FLAG_MAC : 0,
+  const options: FanOutOptions = {
+    frameFlags: sealing ? FLAG_MAC : 0,
+    trailerBytes: sealing ? SEAL_TRAILER_BYTES : 0,
     slots,
     slotBytes,
     ringBytes,
@@ -150,6 +174,17 @@ export function relayFanOutOptions(
     // a ring that holds no more than the window has no room to keep anything for repairs
     retain: ringBytes > 2 * slots * (FRAME_HEADER_BYTES + slotBytes),
   };
+  if (sealing === null) return { options, seal: null };
+  const seal = new StreamSeal(sealing.key, fanOutArenaBytes(options), slotBytes);
+  options.arena = seal.arena;
+  if (sealing.source) options.seal = (frame, first) => seal.seal(frame, first);
+  return { options, seal };
+}
+
+/** The bytes of the arena a fan-out with `options` uses. */
+export function fanOutArenaBytes(options: FanOutOptions): number {
+  const frameBytes = FRAME_HEADER_BYTES + options.slotBytes + (options.trailerBytes ?? 0);
+  return Math.max(options.ringBytes ?? 0, options.slots * frameBytes);
 }
 
 /** The offset a child asked for is no longer retained here. */
@@ -199,6 +234,8 @@ export class FanOut {
   readonly #slots: Slot[];
   readonly #window: number;
   readonly #slotBytes: number;
+  readonly #trailerBytes: number;
+  readonly #seal: ((frame: Uint8Array, first: boolean) => void) | null;
   readonly #outputs: OutputState[] = [];
   readonly #onOutputError?: (output: FanOutput, error: unknown) => void;
   readonly #holdMs: number;
@@ -221,16 +258,20 @@ export class FanOut {
   /** Creates the ring and starts one writer loop per output. */
   constructor(outputs: FanOutput[], options: FanOutOptions) {
     if (options.slots < 1) throw new RangeError("A fan-out needs at least one slot");
-    const frameBytes = FRAME_HEADER_BYTES + options.slotBytes;
-    const arenaBytes = Math.max(options.ringBytes ?? 0, options.slots * frameBytes);
-    this.#arena = new Uint8Array(arenaBytes);
-    this.#view = new DataView(this.#arena.buffer);
+    const arenaBytes = fanOutArenaBytes(options);
+    if (options.arena && options.arena.length < arenaBytes) {
+      throw new RangeError(`A fan-out arena of ${options.arena.length} bytes is smaller than ${arenaBytes}`);
+    }
+    this.#arena = options.arena?.subarray(0, arenaBytes) ?? new Uint8Array(arenaBytes);
+    this.#view = new DataView(this.#arena.buffer, this.#arena.byteOffset, this.#arena.byteLength);
     // enough descriptors for an arena of small slots; reusing one also retires its old slot
     const smallSlot = FRAME_HEADER_BYTES + Math.min(options.slotBytes, 4096);
     const descriptors = options.slots + 2 + Math.ceil(arenaBytes / smallSlot);
     this.#slots = Array.from({ length: descriptors }, () => new Slot());
     this.#window = options.slots;
     this.#slotBytes = options.slotBytes;
+    this.#trailerBytes = options.trailerBytes ?? 0;
+    this.#seal = options.seal ?? null;
     this.#onOutputError = options.onOutputError;
     this.#holdMs = options.holdMs ?? 0;
     this.#writeTimeoutMs = options.writeTimeoutMs ?? 0;
@@ -291,7 +332,7 @@ export class FanOut {
         throw new NotRetainedError(offset, this.oldestOffset, this.#producedBytes, this.#arena.length);
       }
       state.history = { source: history, offset };
-      state.scratch = new Uint8Array(FRAME_HEADER_BYTES + this.#slotBytes);
+      state.scratch = this.#scratchFrame();
     }
     this.release(output.name);
     this.#outputs.push(state);
@@ -313,9 +354,12 @@ export class FanOut {
       if (this.#slotOf(middle).offset <= offset) low = middle;
       else high = middle - 1;
     }
+    const skip = offset - this.#slotOf(low).offset;
+    // sealed frames are never cut: each node's chain of seals must be the source's (stream_seal.ts)
+    if (skip > 0 && this.#trailerBytes > 0) return false;
     state.next = low;
-    state.skip = offset - this.#slotOf(low).offset;
-    if (state.skip > 0) state.scratch ??= new Uint8Array(FRAME_HEADER_BYTES + this.#slotBytes);
+    state.skip = skip;
+    if (state.skip > 0) state.scratch ??= this.#scratchFrame();
     state.catchingUp = this.#produced - low > this.#window;
     return true;
   }
@@ -394,7 +438,7 @@ export class FanOut {
 
   /** Waits until there is room for the next slot and returns it for filling. */
   async acquire(): Promise<Slot> {
-    const need = FRAME_HEADER_BYTES + this.#slotBytes;
+    const need = FRAME_HEADER_BYTES + this.#slotBytes + this.#trailerBytes;
     const wrapped = this.#pos + need > this.#arena.length;
     const start = wrapped ? 0 : this.#pos;
     // the slots this one overwrites are the oldest: a prefix of the retained ones
@@ -402,7 +446,7 @@ export class FanOut {
     const reusedDescriptor = this.#produced - this.#slots.length;
     while (evict < this.#produced) {
       const slot = this.#slotOf(evict);
-      const end = slot.start + FRAME_HEADER_BYTES + slot.length;
+      const end = slot.start + FRAME_HEADER_BYTES + slot.length + this.#trailerBytes;
       const overlaps = slot.start < start + need && end > start;
       if (!overlaps && !(wrapped && slot.start >= this.#pos) && evict > reusedDescriptor) break;
       evict++;
@@ -415,7 +459,10 @@ export class FanOut {
     slot.seq = -1;
     slot.start = start;
     slot.length = 0;
-    slot.payloadArea = this.#arena.subarray(start + FRAME_HEADER_BYTES, start + need);
+    slot.payloadArea = this.#arena.subarray(
+      start + FRAME_HEADER_BYTES,
+      start + FRAME_HEADER_BYTES + this.#slotBytes,
+    );
     return slot;
   }
 
@@ -436,12 +483,21 @@ export class FanOut {
     return false;
   }
 
+  /**
+   * The arena bytes of `slot` as a frame of `length` payload bytes: header, payload and trailer
+   * (a sealed stream's), for a relay to read a whole frame into.
+   */
+  slotFrame(slot: Slot, length: number): Uint8Array {
+    return this.#arena.subarray(slot.start, slot.start + FRAME_HEADER_BYTES + length + this.#trailerBytes);
+  }
+
   /** Publishes the slot last returned by {@link acquire} (its `length` set) to every output. */
   publish(slot: Slot): void {
     slot.seq = this.#produced;
     slot.offset = this.#producedBytes;
     writeHeader(this.#view, FrameType.DATA, slot.length, slot.offset, slot.start, this.#frameFlags);
-    this.#pos = slot.start + FRAME_HEADER_BYTES + slot.length;
+    this.#pos = slot.start + FRAME_HEADER_BYTES + slot.length + this.#trailerBytes;
+    this.#seal?.(this.#arena.subarray(slot.start, this.#pos), true);
     this.#produced++;
     this.#producedBytes += slot.length;
     for (const state of this.#outputs) this.#wakeOutput(state);
@@ -500,26 +556,17 @@ export class FanOut {
       }
       if (state.failed) return false;
       const slot = this.#slotOf(state.next);
-      const frameEnd = slot.start + FRAME_HEADER_BYTES + slot.length;
+      const payloadEnd = slot.start + FRAME_HEADER_BYTES + slot.length;
       const payloadStart = slot.start + FRAME_HEADER_BYTES + state.skip;
       state.writingSince = performance.now();
       try {
         if (state.output.view === "payload") {
-          await state.output.write(this.#arena.subarray(payloadStart, frameEnd));
+          await state.output.write(this.#arena.subarray(payloadStart, payloadEnd));
         } else if (state.skip === 0) {
-          await state.output.write(this.#arena.subarray(slot.start, frameEnd));
+          await state.output.write(this.#arena.subarray(slot.start, payloadEnd + this.#trailerBytes));
         } else { // the first slot of a catch-up, entered mid-slot: a frame of its tail, copied once
-          const frame = state.scratch!.subarray(0, FRAME_HEADER_BYTES + frameEnd - payloadStart);
-          writeHeader(
-            new DataView(frame.buffer),
-            FrameType.DATA,
-            frameEnd - payloadStart,
-            slot.offset + state.skip,
-            0,
-            this.#frameFlags,
-          );
-          frame.set(this.#arena.subarray(payloadStart, frameEnd), FRAME_HEADER_BYTES);
-          await state.output.write(frame);
+          const payload = this.#arena.subarray(payloadStart, payloadEnd);
+          await state.output.write(this.#frameOf(state.scratch!, payload, slot.offset + state.skip));
         }
       } catch (error) {
         this.#fail(state, error);
@@ -534,21 +581,53 @@ export class FanOut {
     }
   }
 
-  /** Writes history bytes until the ring holds the next one; false when the output failed. */
+  /**
+   * A DATA frame at stream `offset` of `payload` (copied), built in `buffer`; sealed on a sealed
+   * stream. `payload` may lie in `buffer`'s own payload area already.
+   */
+  #frameOf(buffer: Uint8Array, payload: Uint8Array, offset: number): Uint8Array {
+    const frame = buffer.subarray(0, FRAME_HEADER_BYTES + payload.length + this.#trailerBytes);
+    writeHeader(
+      new DataView(buffer.buffer, buffer.byteOffset),
+      FrameType.DATA,
+      payload.length,
+      offset,
+      0,
+      this.#frameFlags,
+    );
+    if (payload.buffer !== buffer.buffer || payload.byteOffset !== buffer.byteOffset + FRAME_HEADER_BYTES) {
+      frame.set(payload, FRAME_HEADER_BYTES);
+    }
+    this.#seal?.(frame, false);
+    return frame;
+  }
+
+  /** A buffer for frames built outside the arena: a catch-up's first frame, history replays. */
+  #scratchFrame(): Uint8Array {
+    return new Uint8Array(FRAME_HEADER_BYTES + this.#slotBytes + this.#trailerBytes);
+  }
+
+  /**
+   * Writes history bytes until the ring holds the next one; false when the output failed. Frames
+   * are whole slots, as the source cut them, so a sealed stream's frames start where they did.
+   */
   async #replayHistory(state: OutputState): Promise<boolean> {
     const history = state.history!;
     const buffer = state.scratch!;
-    const payload = buffer.subarray(FRAME_HEADER_BYTES);
-    const header = new DataView(buffer.buffer);
+    const payload = buffer.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + this.#slotBytes);
     try {
       while (!this.#seek(state, history.offset)) {
         state.writingSince = performance.now();
-        const n = await history.source.readAt(history.offset, payload);
-        if (n === null || n === 0) {
+        let n = 0;
+        while (n < payload.length) {
+          const got = await history.source.readAt(history.offset + n, payload.subarray(n));
+          if (got === null || got === 0) break;
+          n += got;
+        }
+        if (n === 0) {
           throw new KadError("LRF", `The source ended at ${history.offset} while replaying a repair`);
         }
-        writeHeader(header, FrameType.DATA, n, history.offset, 0, this.#frameFlags);
-        await state.output.write(buffer.subarray(0, FRAME_HEADER_BYTES + n));
+        await state.output.write(this.#frameOf(buffer, payload.subarray(0, n), history.offset));
         history.offset += n;
         if (state.failed) return false;
       }

@@ -6,10 +6,11 @@
  * @module
  */
 
-import { AbortReceivedError, KadError, ProtocolError } from "../errors.ts";
+import { AbortReceivedError, AuthError, KadError, ProtocolError } from "../errors.ts";
 import type { StreamHasher } from "../integrity/stream_hash.ts";
 import type { FrameConn } from "../net/frame_conn.ts";
-import { FrameType } from "../protocol/frame.ts";
+import { FRAME_HEADER_BYTES, type FrameHeader, FrameType } from "../protocol/frame.ts";
+import { StreamSeal } from "../security/stream_seal.ts";
 import { type EndMessage, frameName } from "../protocol/messages.ts";
 import type { Source } from "../source/source.ts";
 import type { FanOut } from "./fan_out.ts";
@@ -76,17 +77,18 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> 
 }
 
 /**
- * Reads DATA frames from the upstream into the ring until END, which it returns. A frame larger
- * than a slot is split; every frame's offset must continue the stream exactly. On an
- * authenticated link a frame is published only once whole and verified, so no unauthenticated
- * byte reaches the sink or a child. `onFrame` runs after every frame: a node heartbeats from
- * there, so a process starved of CPU, whose timers fire late, still says it is alive whenever
- * it moves data.
+ * Reads DATA frames from the upstream into the ring until END, which it returns; every frame's
+ * offset must continue the stream exactly. `integrity` is what vouches for the bytes: a hash of
+ * every byte (an unsealed stream: a frame larger than a slot is split, and forwarded once a useful
+ * part of it is here), or the stream's seal (authenticated links: a frame is published only once
+ * whole with its seal checked, so no unauthenticated byte reaches the sink or a child, and it is
+ * forwarded as it came). `onFrame` runs after every frame: a node heartbeats from there, so a
+ * process starved of CPU, whose timers fire late, still says it is alive whenever it moves data.
  */
 export async function relayFrames(
   upstream: FrameConn,
   fanOut: FanOut,
-  hasher: StreamHasher,
+  integrity: StreamHasher | StreamSeal,
   counter: ByteCounter,
   onFrame?: () => void,
 ): Promise<EndMessage> {
@@ -102,10 +104,11 @@ export async function relayFrames(
           `Upstream ${upstream.peer} sent offset ${header.offset}, expected ${counter.bytes}`,
         );
       }
-      if (upstream.auth !== null) {
-        await relayVerified(upstream, header.length, fanOut, hasher, counter);
+      if (integrity instanceof StreamSeal) {
+        await relaySealed(upstream, header, fanOut, integrity, counter);
         continue;
       }
+      const hasher = integrity;
       let remaining = header.length;
       while (remaining > 0) {
         const slot = await fanOut.acquire();
@@ -137,25 +140,32 @@ export async function relayFrames(
   }
 }
 
-/** One authenticated DATA frame: read whole into a slot, its MAC checked, then published. */
-async function relayVerified(
+/** One sealed DATA frame: read whole into a slot with its trailer, its seal checked, then published. */
+async function relaySealed(
   upstream: FrameConn,
-  length: number,
+  header: FrameHeader,
   fanOut: FanOut,
-  hasher: StreamHasher,
+  seal: StreamSeal,
   counter: ByteCounter,
 ): Promise<void> {
+  const length = header.length;
   const slot = await fanOut.acquire();
   if (length > slot.capacity) {
     throw new ProtocolError(
       `Upstream ${upstream.peer} sent a frame of ${length} bytes, larger than this node's slots (${slot.capacity})`,
     );
   }
-  const payload = slot.payloadArea.subarray(0, length);
-  await upstream.readVerified(payload);
+  const frame = fanOut.slotFrame(slot, length);
+  frame.set(upstream.lastHeader);
+  await upstream.readExactly(frame.subarray(FRAME_HEADER_BYTES), false);
+  if (!seal.check(frame)) {
+    throw new AuthError(
+      `Frame from ${upstream.peer} at offset ${header.offset} failed authentication: altered, injected or replayed`,
+      { node: upstream.peer },
+    );
+  }
   if (length === 0) return;
   slot.length = length;
-  hasher.update(payload);
   counter.bytes += length;
   fanOut.publish(slot);
 }

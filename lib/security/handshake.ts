@@ -110,6 +110,11 @@ export function linkSession(
   return side === "upstream" ? new FrameAuth(down, up) : new FrameAuth(up, down);
 }
 
+/** The context a deployment's stream key is sealed for (security/stream_seal.ts). */
+export function streamKeyContext(deployment: string): string {
+  return `${deployment} stream`;
+}
+
 /** The context a link key is sealed for: binds it to one link. */
 export function linkKeyContext(link: LinkIdentity): string {
   return `${link.deployment} ${link.from}→${link.to}`;

@@ -26,7 +26,9 @@ import type { ByteCounter } from "../relay/stream_pump.ts";
 import { JOINED_PHASE, type PhaseNote } from "../report/phase.ts";
 import type { DeploymentReport, SourceOutcome } from "../report/report.ts";
 import { tokenKey } from "../security/join_token.ts";
+import { streamKeyContext } from "../security/handshake.ts";
 import { randomKey } from "../security/key_derivation.ts";
+import { sealKey } from "../security/sealed_key.ts";
 import { sinkMismatch } from "../sink/stream_fit.ts";
 import { FailedSource } from "../source/failed_source.ts";
 import { openSource, validateSource } from "../source/open_source.ts";
@@ -286,6 +288,8 @@ export class Server {
       session.control.idleTimeoutMs = 0;
       this.#stalls.watch(session.node.name, performance.now());
     }
+    // DATA frames are sealed end to end under a key of this deployment's own (security/stream_seal.ts)
+    const streamKey = this.#tokenKey === null ? null : randomKey();
     await Promise.all(plan.nodes.map((planned) => {
       const session = this.#sessions.get(planned.name)!;
       return session.control.send(FrameType.PLAN, {
@@ -302,6 +306,9 @@ export class Server {
         children: planned.children.map((child) =>
           crew.linkPeer(planned.name, { child, key: coordinator.linkKey(planned.name, child) })
         ),
+        streamKey: streamKey && session.sealKey
+          ? sealKey(session.sealKey, streamKey, streamKeyContext(this.#deployment))
+          : "",
         hashAlgorithm: options.hash,
         streamBytes: source.size,
       }).catch((error) => this.#lose(session, { code: "NNF", message: describeError(error) }));
@@ -311,7 +318,7 @@ export class Server {
       deployment: this.#deployment,
       connectTimeoutMs: options.connectTimeoutMs,
       tlsCa: options.tls?.ca ?? null,
-      authenticated: this.#tokenKey !== null,
+      streamKey,
     });
     const counter: ByteCounter = { bytes: 0 };
     const startedAt = performance.now();

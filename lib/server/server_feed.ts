@@ -11,11 +11,12 @@ import { createStreamHasher, type HashAlgorithm } from "../integrity/stream_hash
 import { FrameType } from "../protocol/frame.ts";
 import { type PeerAddress, type WireError, wireError } from "../protocol/messages.ts";
 import { Downstream } from "../relay/downstream.ts";
-import { FanOut, NotRetainedError, relayFanOutOptions, type RingGeometry } from "../relay/fan_out.ts";
+import { FanOut, NotRetainedError, relayFanOut, type RingGeometry } from "../relay/fan_out.ts";
 import { type ByteCounter, pumpSource } from "../relay/stream_pump.ts";
 import type { SourceOutcome } from "../report/report.ts";
 import type { Source } from "../source/source.ts";
 import { SERVER_NAME } from "../topology/planner.ts";
+import type { StreamSeal } from "../security/stream_seal.ts";
 
 /** Options of a {@link ServerFeed}. */
 export interface ServerFeedOptions extends RingGeometry {
@@ -29,8 +30,8 @@ export interface ServerFeedOptions extends RingGeometry {
   connectTimeoutMs: number;
   /** The CA children's certificates must come from, on `--tls`; else null. */
   tlsCa: string | null;
-  /** Links carry frame MACs. */
-  authenticated: boolean;
+  /** The stream key DATA frames are sealed under; null when unauthenticated. */
+  streamKey: Uint8Array | null;
 }
 
 /** A child the server links to, and the link's key. */
@@ -50,6 +51,8 @@ export type AdoptionResult =
 export class ServerFeed {
   readonly #options: ServerFeedOptions;
   readonly #fanOut: FanOut;
+  /** Seals the DATA frames (authenticated links); null when unauthenticated. */
+  readonly #seal: StreamSeal | null;
   readonly #downstream: Downstream;
   readonly #adoptions = new Set<Promise<void>>();
   #source: Source | null = null;
@@ -57,8 +60,12 @@ export class ServerFeed {
   /** Creates the ring; nothing is linked yet. */
   constructor(options: ServerFeedOptions) {
     this.#options = options;
-    this.#fanOut = new FanOut([], relayFanOutOptions(options, options.timeoutMs, options.authenticated));
+    const sealing = options.streamKey && { key: options.streamKey, source: true };
+    const { options: fanOutOptions, seal } = relayFanOut(options, options.timeoutMs, sealing);
+    this.#seal = seal;
+    this.#fanOut = new FanOut([], fanOutOptions);
     this.#downstream = new Downstream(this.#fanOut, {
+      sealed: sealing !== null,
       deployment: options.deployment,
       self: SERVER_NAME,
       security: {
@@ -124,7 +131,12 @@ export class ServerFeed {
       error === null
         ? {
           type: FrameType.END,
-          body: { bytes: counter.bytes, hash, algorithm: options.hash },
+          body: {
+            bytes: counter.bytes,
+            hash,
+            algorithm: options.hash,
+            seals: this.#seal?.chainDigest() ?? "",
+          },
           offset: counter.bytes,
         }
         : { type: FrameType.ABORT, body: error, offset: 0 },

@@ -34,6 +34,7 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
     upstream: "n0",
     children: [{ name: "n2", host: "10.0.0.2", port: 4000, key: SEALED }],
     upstreamKey: SEALED,
+    streamKey: SEALED,
     hashAlgorithm: "xxh128",
     streamBytes: null,
   }],
@@ -44,7 +45,7 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
   [FrameType.LINK_CHALLENGE, { nonce: NONCE }],
   [FrameType.LINK_AUTH, { proof: NONCE }],
   [FrameType.LINK_OK, { offset: 0 }],
-  [FrameType.END, { bytes: 10, hash: "ab", algorithm: "xxh128" }],
+  [FrameType.END, { bytes: 10, hash: "ab", algorithm: "xxh128", seals: "cd" }],
   [FrameType.REPORT, {
     status: "failed",
     error: { code: "LWF", message: "tar -x exited with status 2" },

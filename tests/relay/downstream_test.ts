@@ -50,6 +50,7 @@ Deno.test("downstream: a slow child still acknowledging when the stream ends get
     deployment: "d",
     self: "feeder",
     security: { timeoutMs: 1000, tls: null },
+    sealed: false,
   });
   downstream.attach({ conn: new FrameConn(feederSide, { peer: "child", idleTimeoutMs: 0 }), offset: 0 });
   for (let sent = 0; sent < total; sent += SLOT_BYTES) {
@@ -61,7 +62,7 @@ Deno.test("downstream: a slow child still acknowledging when the stream ends get
   await fanOut.finish();
   await downstream.end({
     type: FrameType.END,
-    body: { bytes: total, hash: "", algorithm: "xxh128" },
+    body: { bytes: total, hash: "", algorithm: "xxh128", seals: "" },
     offset: total,
   });
   fanOut.close();

@@ -1,4 +1,11 @@
-import { type ByteHistory, FanOut, type FanOutput, NotRetainedError } from "../../lib/relay/fan_out.ts";
+import {
+  type ByteHistory,
+  FanOut,
+  type FanOutput,
+  NotRetainedError,
+  relayFanOut,
+} from "../../lib/relay/fan_out.ts";
+import { SEAL_TRAILER_BYTES } from "../../lib/security/stream_seal.ts";
 import { decodeHeader, FRAME_HEADER_BYTES } from "../../lib/protocol/frame.ts";
 import { assert, assertEquals, assertSettlesWithin, assertThrows } from "../_helpers/assert.ts";
 
@@ -315,4 +322,51 @@ Deno.test("fan-out: without retention (--ring 0) the same stream would have lost
   assertThrows(() => fanOut.addFrom(new StreamOutput("grandchild", 300), 300), NotRetainedError);
   await fanOut.finish();
   fanOut.close();
+});
+
+Deno.test("fan-out, sealed: frames through a wrapping ring arrive whole, each at its offset with a seal a relay accepts", async () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const { options, seal } = relayFanOut({ slots: 4, slotBytes: 64 * 1024, ringBytes: 1 << 20 }, 0, {
+    key,
+    source: true,
+  });
+  const { seal: check } = relayFanOut({ slots: 4, slotBytes: 64 * 1024, ringBytes: 1 << 20 }, 0, {
+    key,
+    source: false,
+  });
+  assert(seal !== null && check !== null);
+  let offset = 0;
+  let frames = 0;
+  const problems: string[] = [];
+  const output: FanOutput = {
+    name: "child",
+    view: "frame",
+    write(frame) {
+      const header = decodeHeader(frame.subarray(0, FRAME_HEADER_BYTES));
+      if (frame.length !== FRAME_HEADER_BYTES + header.length + SEAL_TRAILER_BYTES) {
+        problems.push(`length at ${offset}`);
+      }
+      if (header.offset !== offset) problems.push(`offset ${header.offset}, expected ${offset}`);
+      if (!check.check(frame)) problems.push(`seal at ${offset}`);
+      offset += header.length;
+      frames++;
+      return Promise.resolve();
+    },
+  };
+  // no ACKs here: nothing is retained for repairs
+  const fanOut = new FanOut([output], {
+    ...options,
+    retain: false,
+    onOutputError: (_, e) => problems.push(String(e)),
+  });
+  for (let i = 0; i < 200; i++) {
+    const slot = await fanOut.acquire();
+    slot.payloadArea.fill(i & 0xff, 0, slot.capacity - (i % 3));
+    slot.length = slot.capacity - (i % 3);
+    fanOut.publish(slot);
+  }
+  await fanOut.finish();
+  fanOut.close();
+  assertEquals(problems.slice(0, 3), []);
+  assertEquals(frames, 200);
 });
