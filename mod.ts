@@ -60,6 +60,7 @@ export {
   type RepairRecord,
   slowestNode,
   type SourceOutcome,
+  type StreamProtection,
   summarize,
 } from "./lib/report/report.ts";
 export type { PhaseNote, PhaseRecord } from "./lib/report/phase.ts";

@@ -10,8 +10,10 @@
  * against the source, runs at one N rotate the tools' order. Times: kad's is its report's (first
  * byte streamed to the last verified copy); the others' from the sender's start to the last
  * receiver's exit. The bench fails (exit 1) on any copy that does not match, on a kad node that
- * is not ok, and on a time faster than the wire. It prints the load average before and after, and
- * the slope of time against N (the delay each added node costs).
+ * is not ok, and on a time faster than the wire. It prints the load average before and after, the
+ * slope of time against N (what each added node costs: its hop, and on this one host the CPU it
+ * takes from the others), and for the chains the delay per hop itself: the copies' last writes,
+ * head to tail, over the hops between them.
  *
  * Usage (root): deno task bench:peers [--nodes 1,2,4,8,12] [--size 200MB] [--rate 200mbit]
  *   [--tools kad,kad-insecure,socat,star,udpcast] [--runs 1] [--plot FILE]
@@ -60,6 +62,11 @@ interface Run {
   seconds: number;
   /** Per node, in node order. */
   nodes: ProcessUsage[];
+  /**
+   * A chain's delay per hop: from the last write to the head's copy to the last write to the
+   * tail's, over the hops between them (file times of one host's clock); null for N = 1.
+   */
+  hopMs?: number | null;
 }
 
 /** Where one run works: the lab, the source image, the copies' directory. */
@@ -124,7 +131,7 @@ function kad(modeFlags: string[]) {
       "piped",
     );
     await waitListening(9997, server.namespace);
-    const joins = b.lab.hosts.slice(1).map((h, i) =>
+    const joins = b.lab.hosts.slice(1).map((_, i) =>
       nodeProcess(b, i, [
         ...KAD,
         "join",
@@ -216,6 +223,8 @@ const RUNNERS: Record<string, (b: Bench) => Promise<Run>> = {
   star,
   udpcast,
 };
+/** The tools that form a chain, whose copies end one hop after another. */
+const CHAINS = ["kad", "kad-insecure", "socat"];
 const LABELS: Record<string, string> = {
   kad: "kad (default)",
   "kad-insecure": "kad --insecure",
@@ -235,6 +244,9 @@ async function measure(tool: string, b: Bench, sourceHash: string): Promise<Run>
   await Deno.mkdir(b.dir, { recursive: true });
   try {
     const run = await RUNNERS[tool](b);
+    const lastWrites = [];
+    for (let i = 0; i < b.n; i++) lastWrites.push((await Deno.stat(copyOf(b, i))).mtime?.getTime() ?? 0);
+    run.hopMs = b.n > 1 ? (lastWrites[b.n - 1] - lastWrites[0]) / (b.n - 1) : null;
     for (let i = 0; i < b.n; i++) {
       const copy = copyOf(b, i);
       if (!exists(copy, "file") || await hashFile(copy) !== sourceHash) {
@@ -322,7 +334,10 @@ try {
           (cell.run
             ? `${cell.run.seconds.toFixed(2).padStart(7)} s  node CPU ${
               meanCpuPerGB(cell.run).toFixed(2)
-            } s/GB (mean)  node RSS ${maxRssMiB(cell.run).toFixed(0)} MiB (max)`
+            } s/GB (mean)  node RSS ${maxRssMiB(cell.run).toFixed(0)} MiB (max)` +
+              (CHAINS.includes(tool) && cell.run.hopMs != null
+                ? `  per hop ${cell.run.hopMs.toFixed(1)} ms`
+                : "")
             : `FAILED: ${cell.failure}`),
       );
     }

@@ -9,9 +9,9 @@
 import { join as joinPath } from "node:path";
 import { join } from "../lib/node/join.ts";
 import { canBuildNetlab, Netlab, parseRate } from "../lib/netlab/netlab.ts";
-import { allOk, type DeploymentReport, nodeRate } from "../lib/report/report.ts";
-import { type FlagSpec, hostPort, type ParsedFlags, read, UsageError } from "./flags.ts";
-import { BENCH_FLAGS as F, COMMON } from "./commands.ts";
+import { allOk, type DeploymentReport, nodeRate, type StreamProtection } from "../lib/report/report.ts";
+import { type FlagSpec, given, hostPort, type ParsedFlags, read, UsageError } from "./flags.ts";
+import { BENCH_FLAGS as F, COMMON, JOIN_FLAGS } from "./commands.ts";
 import { DEFAULT_CONTROL_PORT } from "../lib/protocol/frame.ts";
 import { INSECURE_WARNING, tokenChoice } from "./join_token_option.ts";
 import { nodeTls } from "./tls_option.ts";
@@ -39,6 +39,8 @@ export interface ChainRow {
   peakRssBytes: number;
   /** Largest share of this host's CPU (all cores) used by one node over the run, or null if unknown. */
   nodeCpuShare: number | null;
+  /** How the stream was protected (the server's report says). */
+  protection: StreamProtection;
   /** True when every node verified its copy. */
   ok: boolean;
 }
@@ -50,6 +52,8 @@ interface ChainOptions {
   sink: "null" | "file";
   fanout: number;
   timeoutMs: number;
+  /** Runs the chain without a token and with plain frames (`--insecure`). */
+  insecure: boolean;
 }
 
 /** Runs `kad bench`; returns the exit code. */
@@ -59,6 +63,16 @@ export async function benchCommand(flags: ParsedFlags, positionals: string[]): P
   if (mode === "link") return await benchLink(flags);
   if (mode !== "chain") throw new UsageError('Say what to measure: "chain" or "link"', "bench");
   const get = <T>(spec: FlagSpec<T>) => read(flags, spec, "bench");
+  const linkOnly = [JOIN_FLAGS.tls, JOIN_FLAGS.ca, COMMON.token, COMMON.tokenFile].find((f) =>
+    given(flags, f)
+  );
+  if (linkOnly) {
+    throw new UsageError(
+      `--${linkOnly.name} applies to \`kad bench link\`: a chain bench runs its own server, ` +
+        "authenticated with a token of its own (or --insecure)",
+      "bench",
+    );
+  }
   const options: ChainOptions = {
     counts: nodeCounts(get(F.nodes)!),
     rate: get(F.rate)!,
@@ -66,6 +80,7 @@ export async function benchCommand(flags: ParsedFlags, positionals: string[]): P
     sink: get(F.sink)!,
     fanout: get(COMMON.fanout)!,
     timeoutMs: get(COMMON.timeout)!,
+    insecure: given(flags, COMMON.insecure),
   };
   parseRate(options.rate);
   const err = stderrOut();
@@ -76,7 +91,7 @@ export async function benchCommand(flags: ParsedFlags, positionals: string[]): P
       (lab
         ? `ports shaped at ${options.rate} (netlab: a bridge and one namespace per host), `
         : "loopback, unshaped (not root: no netlab), ") +
-      `sink ${options.sink}\n`,
+      `sink ${options.sink}, ${options.insecure ? "--insecure (no token, plain frames)" : "authenticated"}\n`,
   );
   const interrupt = interruptSignal();
   const rows: ChainRow[] = [];
@@ -140,6 +155,7 @@ async function runChain(
         "0",
         "--timeout",
         String(options.timeoutMs / 1000),
+        ...(options.insecure ? ["--insecure"] : []),
       ],
       wrap(0),
       true,
@@ -158,6 +174,7 @@ async function runChain(
         "--timeout",
         String(options.timeoutMs / 1000),
         ...(options.sink === "null" ? ["--null"] : ["--out", joinPath(dir, name)]),
+        ...(options.insecure ? ["--insecure"] : []),
       ], wrap(i + 1))
     );
     children.push(...nodes);
@@ -188,6 +205,7 @@ export function chainRow(n: number, report: DeploymentReport, rateBits: number |
     fastestNode: Math.max(...rates),
     peakRssBytes: Math.max(0, ...report.nodes.map((r) => r.rssBytes ?? 0)),
     nodeCpuShare: cpuShare(report),
+    protection: report.protection,
     ok: allOk(report),
   };
 }

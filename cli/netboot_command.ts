@@ -13,7 +13,7 @@ import { type FlagSpec, hostPort, type ParsedFlags, read, UsageError } from "./f
 import { NETBOOT_FLAGS as F } from "./commands.ts";
 import { DEFAULT_CONTROL_PORT } from "../lib/protocol/frame.ts";
 import { tokenChoice } from "./join_token_option.ts";
-import { KAD_PERMISSIONS, selfCommand } from "./self_exec.ts";
+import { KAD_DENO_FLAGS, selfCommand } from "./self_exec.ts";
 import { stderrOut, stdoutOut } from "./terminal.ts";
 
 /** Runs `kad netboot SUBCOMMAND`. */
@@ -68,7 +68,7 @@ function kadPayload(kadJs: string | undefined): KadPayload {
   if (!script.endsWith(".js")) {
     throw new ConfigError(`--kad-js must name a bundled kad.js (deno task bundle), not "${script}"`);
   }
-  return { kind: "deno", deno: Deno.execPath(), script, permissions: KAD_PERMISSIONS };
+  return { kind: "deno", deno: Deno.execPath(), script, flags: KAD_DENO_FLAGS };
 }
 
 async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {

@@ -18,7 +18,7 @@ import { DEFAULT_MODULES, selectModules } from "./kernel_modules.ts";
 /** How kad gets into the initramfs. */
 export type KadPayload =
   | { kind: "binary"; path: string }
-  | { kind: "deno"; deno: string; script: string; permissions: readonly string[] };
+  | { kind: "deno"; deno: string; script: string; flags: readonly string[] };
 
 /** Options of {@link buildInitrd}. */
 export interface InitrdOptions {
@@ -107,7 +107,7 @@ export async function buildInitrd(options: InitrdOptions): Promise<InitrdResult>
       });
       elves.push(options.kad.path);
     } else {
-      const { deno, script, permissions } = options.kad;
+      const { deno, script, flags } = options.kad;
       files.add({
         kind: "file",
         path: "usr/bin/deno",
@@ -119,7 +119,7 @@ export async function buildInitrd(options: InitrdOptions): Promise<InitrdResult>
         path: "usr/lib/kad/kad.js",
         data: await readInput(script, "bundled kad.js"),
       });
-      files.addText("bin/kad", kadWrapper(permissions), 0o755);
+      files.addText("bin/kad", kadWrapper(flags), 0o755);
       elves.push(deno);
     }
     const packageRoots = [...roots.values()];
@@ -158,12 +158,12 @@ export async function buildInitrd(options: InitrdOptions): Promise<InitrdResult>
   }
 }
 
-/** The /bin/kad of a deno initramfs: deno runs the bundle with kad's permissions. */
-function kadWrapper(permissions: readonly string[]): string {
+/** The /bin/kad of a deno initramfs: deno runs the bundle with kad's flags (permissions, V8). */
+function kadWrapper(flags: readonly string[]): string {
   return [
     "#!/bin/sh",
     "export DENO_DIR=/tmp/deno HOME=/tmp DENO_NO_UPDATE_CHECK=1 NO_COLOR=1",
-    `exec /usr/bin/deno run --quiet --no-prompt ${permissions.join(" ")} /usr/lib/kad/kad.js "$@"`,
+    `exec /usr/bin/deno run --quiet --no-prompt ${flags.join(" ")} /usr/lib/kad/kad.js "$@"`,
     "",
   ].join("\n");
 }

@@ -71,7 +71,14 @@ export class FrameConn {
   readonly #tag = new Uint8Array(MAC_TRAILER_BYTES);
   readonly #limits: FrameLimits;
   #idleTimeoutMs = 0;
-  #readingSince = 0;
+  /** A read is waiting for the peer. */
+  #reading = false;
+  /** Reads completed so far: the watch sees progress without a clock read per read. */
+  #reads = 0;
+  /** {@link #reads} at the watch's last tick. */
+  #readsSeen = 0;
+  /** Silence counted so far by the watch, in milliseconds of this process running. */
+  #silentMs = 0;
   #watchEveryMs = 0;
   #lastWatch = 0;
   #timedOut = false;
@@ -98,7 +105,7 @@ export class FrameConn {
    */
   set idleTimeoutMs(ms: number) {
     this.#idleTimeoutMs = ms;
-    if (this.#readingSince > 0) this.#readingSince = performance.now();
+    this.#silentMs = 0;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     if (ms > 0 && !this.#closed) {
@@ -120,15 +127,23 @@ export class FrameConn {
   }
 
   /**
-   * The idle check. Silence is counted only while this process was running: when the check
-   * itself comes late (a CPU-starved machine, a paused process), the delay is not the peer's.
+   * The idle check, every quarter of the timeout (50 ms–1 s). Silence is counted from the first
+   * tick that finds a read waiting with none completed since the tick before, and only while this
+   * process was running: a tick that comes late (a CPU-starved machine, a paused process) counts
+   * one interval, not the delay, which is not the peer's. So the timeout fires between one and
+   * one and a quarter times its value after the peer fell silent, never early.
    */
   #watch(): void {
     const now = performance.now();
-    const late = now - this.#lastWatch - this.#watchEveryMs;
+    const elapsed = now - this.#lastWatch;
     this.#lastWatch = now;
-    if (late > this.#watchEveryMs && this.#readingSince > 0) this.#readingSince += late;
-    if (this.#readingSince > 0 && now - this.#readingSince > this.#idleTimeoutMs) {
+    if (!this.#reading || this.#reads !== this.#readsSeen) {
+      this.#readsSeen = this.#reads;
+      this.#silentMs = 0;
+      return;
+    }
+    this.#silentMs += Math.min(elapsed, this.#watchEveryMs);
+    if (this.#silentMs > this.#idleTimeoutMs) {
       this.#timedOut = true;
       this.close();
     }
@@ -152,13 +167,14 @@ export class FrameConn {
     let got = 0;
     while (got < min) {
       let n: number | null;
-      this.#readingSince = performance.now();
+      this.#reading = true;
       try {
         n = await this.conn.read(got === 0 ? target : target.subarray(got));
       } catch (error) {
         throw this.#readError(error);
       } finally {
-        this.#readingSince = 0;
+        this.#reading = false;
+        this.#reads++;
       }
       if (n === null) {
         if (this.#timedOut) throw this.#timeout();
@@ -177,7 +193,7 @@ export class FrameConn {
    * connection the frame must be flagged as carrying a MAC (and must not be otherwise).
    */
   async readHeader(): Promise<FrameHeader | null> {
-    if (!await this.readExactly(this.#header, true)) return null;
+    if (await this.#fill(this.#header, FRAME_HEADER_BYTES, true) === 0) return null;
     const header = decodeHeader(this.#header, this.#limits);
     if ((header.flags & FLAG_MAC) === 0 && this.auth !== null) {
       throw new AuthError(`Unauthenticated frame from ${this.peer} on an authenticated connection`, {
@@ -283,8 +299,8 @@ export class FrameConn {
    * Writes a frame that carries its own trailer — a DATA frame sealed end to end by the stream's
    * source (security/stream_seal.ts) — as it is, without a link MAC.
    */
-  async writeSealed(frame: Uint8Array): Promise<void> {
-    await writeAll(this.conn, frame);
+  writeSealed(frame: Uint8Array): Promise<void> {
+    return writeAll(this.conn, frame);
   }
 
   /** Closes the connection; safe to call twice. */

@@ -26,6 +26,8 @@ export class NodeRun {
   /** Fired by the server's ABORT or ERROR: stops the post-install step too. */
   readonly #halt = new AbortController();
   #lastProgressAt = 0;
+  /** Bytes the last PROGRESS said this node held. */
+  #lastProgressBytes = 0;
 
   constructor(
     options: ResolvedJoinOptions,
@@ -160,13 +162,17 @@ export class NodeRun {
 
   /**
    * Tells the server how far this node is, at most once per {@link PROGRESS_INTERVAL_MS}: from a
-   * timer, and from the relay loop after every frame (timers come late on a starved machine).
+   * timer, and from the relay loop after every frame (timers come late on a starved machine). The
+   * first bytes are told at once: from then on the server times this node with the stall timeout,
+   * so a node that hangs in its first second of streaming is found as fast as any other.
    */
   readonly #heartbeat = (): void => {
     const now = performance.now();
-    if (now - this.#lastProgressAt < PROGRESS_INTERVAL_MS * 0.9) return;
-    this.#lastProgressAt = now;
     const bytes = this.#relay?.bytes ?? 0;
+    const firstBytes = bytes > 0 && this.#lastProgressBytes === 0;
+    if (now - this.#lastProgressAt < PROGRESS_INTERVAL_MS * 0.9 && !firstBytes) return;
+    this.#lastProgressAt = now;
+    this.#lastProgressBytes = bytes;
     this.#control.send(FrameType.PROGRESS, { bytes }).catch(() => {});
     this.#options.onEvent?.({ type: "progress", bytes, streamBytes: this.#plan.streamBytes });
     this.#relay?.acknowledge();

@@ -336,11 +336,13 @@ const MAX_TEXT = 4096;
 const NONCE_HEX = 64;
 const HEX = /^[0-9a-f]*$/;
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Decodes and validates the JSON payload of a control frame. */
 export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Message {
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+    raw = JSON.parse(UTF8.decode(payload));
   } catch {
     throw new ProtocolError(`Malformed ${frameName(type)} message: not JSON`);
   }
@@ -474,9 +476,11 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
 
 /** Human-readable name of a frame type. */
 export function frameName(type: number): string {
-  const entry = Object.entries(FrameType).find(([, v]) => v === type);
-  return entry ? entry[0] : `0x${type.toString(16)}`;
+  return FRAME_NAMES.get(type) ?? `0x${type.toString(16)}`;
 }
+const FRAME_NAMES: ReadonlyMap<number, string> = new Map(
+  Object.entries(FrameType).map(([name, type]) => [type, name]),
+);
 
 class Fields {
   readonly #o: Record<string, unknown>;

@@ -75,9 +75,9 @@ export class Slot {
 
 /** Options of a {@link FanOut}. */
 export interface FanOutOptions {
-  /** Window: slots the producer may run ahead of the slowest live output (4 measured best). */
+  /** Window: slots the producer may run ahead of the slowest live output. */
   slots: number;
-  /** Largest payload per slot (256 KiB measured best). */
+  /** Largest payload per slot: the unit a sealed stream is checked and forwarded in. */
   slotBytes: number;
   /** Arena size: the stream's recent past retained for repairs; at least `slots` full slots. */
   ringBytes?: number;
@@ -123,10 +123,14 @@ export interface FanOutOptions {
  */
 export const WRITE_TIMEOUT_FACTOR = 2;
 
-/** Default window: 4 slots. */
-export const DEFAULT_SLOTS = 4;
-/** Default payload bytes per slot. */
-export const DEFAULT_SLOT_BYTES = 256 * 1024;
+/** Default window: 16 slots (1 MiB ahead of the slowest output, as 4 × 256 KiB measured best). */
+export const DEFAULT_SLOTS = 16;
+/**
+ * Default payload bytes per slot, so per sealed frame: a node forwards a frame once it is whole
+ * and checked, so each hop adds the time one frame takes on the wire (2.6 ms at 200 Mbit/s; 256 KiB
+ * frames added 10.5 ms). Per-hop CPU on loopback measured the same for 64 and 256 KiB.
+ */
+export const DEFAULT_SLOT_BYTES = 64 * 1024;
 /** Default bytes retained for repairs. */
 export const DEFAULT_RING_BYTES = 32 * 1024 * 1024;
 

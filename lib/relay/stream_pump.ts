@@ -157,7 +157,8 @@ async function relaySealed(
   }
   const frame = fanOut.slotFrame(slot, length);
   frame.set(upstream.lastHeader);
-  await upstream.readExactly(frame.subarray(FRAME_HEADER_BYTES), false);
+  const body = frame.subarray(FRAME_HEADER_BYTES);
+  await upstream.readAtLeast(body, body.length);
   if (!seal.check(frame)) {
     throw new AuthError(
       `Frame from ${upstream.peer} at offset ${header.offset} failed authentication: altered, injected or replayed`,

@@ -41,6 +41,9 @@ export interface NodeResult {
   phases: PhaseRecord[];
 }
 
+/** How a deployment's stream was protected on the wire. */
+export type StreamProtection = "sealed" | "tls" | "none";
+
 /** The whole run. */
 export interface DeploymentReport {
   /** Report format version. */
@@ -57,6 +60,11 @@ export interface DeploymentReport {
   algorithm: string;
   /** Fan-out of the topology (1 = chain). */
   fanout: number;
+  /**
+   * How the stream was protected on the wire: "sealed" (join token; every frame sealed by the
+   * source and checked by every node), "tls" (sealed, inside TLS) or "none" (`--insecure`).
+   */
+  protection: StreamProtection;
   /** Wall-clock seconds from start of streaming to the last report. */
   seconds: number;
   /** The source's failure, if it failed. */
@@ -161,7 +169,7 @@ export function summarize(report: DeploymentReport): { ok: number; failed: numbe
  *
  * const report: DeploymentReport = {
  *   version: 1, deployment: "d", source: "tar of /srv/golden", bytes: 10, hash: "ab",
- *   algorithm: "xxh128", fanout: 1, seconds: 1, error: null, repairs: [],
+ *   algorithm: "xxh128", fanout: 1, protection: "sealed", seconds: 1, error: null, repairs: [],
  *   nodes: [{
  *     name: "n1", address: "10.0.0.11:4000", position: 1, upstream: "server", status: "ok",
  *     error: null, bytes: 10, hash: "ab", seconds: 1, rssBytes: null, cpuSeconds: null, phases: [],

@@ -13,6 +13,7 @@ import {
   type NodeResult,
   type RepairRecord,
   type SourceOutcome,
+  type StreamProtection,
 } from "../report/report.ts";
 import type { NodeSession } from "./node_session.ts";
 
@@ -53,6 +54,8 @@ export interface RunFacts {
   algorithm: HashAlgorithm;
   /** Children per node. */
   fanout: number;
+  /** How the stream was protected. */
+  protection: StreamProtection;
 }
 
 /** The deployment's report. */
@@ -71,6 +74,7 @@ export function deploymentReport(
     hash: outcome.hash,
     algorithm: facts.algorithm,
     fanout: facts.fanout,
+    protection: facts.protection,
     seconds,
     error: outcome.error,
     nodes,

@@ -243,6 +243,7 @@ export class Server {
       source,
       algorithm: this.#options.hash,
       fanout: this.#options.fanout,
+      protection: this.#tokenKey === null ? "none" : (this.#options.tls ?? null) === null ? "sealed" : "tls",
     };
   }
 

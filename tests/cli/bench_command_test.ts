@@ -30,6 +30,7 @@ Deno.test("bench: chain for N = 1 and 3 → two verified rows, JSON lines, and a
   assertEquals(rows.map((row) => row.nodes), [1, 3]);
   for (const row of rows) {
     assertEquals(row.ok, true);
+    assertEquals(row.protection, "sealed");
     assert(row.mbPerSecond > 0);
     assert(row.peakRssBytes > 0);
   }
@@ -46,6 +47,35 @@ Deno.test("bench: link against `kad serve --bench` → measured and verified", a
     /^link 127\.0\.0\.1:\d+: 20\.0 MB in [\d.]+ s = [\d.]+ MB\/s \(\d+ Mbit\/s\), verified\n$/,
   );
   assertEquals((await server.result()).code, 0);
+});
+
+Deno.test("bench: chain --insecure → the server and the nodes run without a token, as the report says", async () => {
+  const r = await new KadProcess(variant, [
+    "bench",
+    "chain",
+    "--nodes",
+    "2",
+    "--size",
+    "4MB",
+    "--json",
+    "--insecure",
+  ])
+    .result();
+  assertEquals(r.code, 0, r.stderr);
+  const [row] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assertEquals([row.ok, row.protection], [true, "none"]);
+  assertMatch(r.stderr, /--insecure \(no token, plain frames\)/);
+});
+
+Deno.test("bench: chain with --tls, --ca or a token → usage error naming `kad bench link`, exit 2", async () => {
+  for (const flag of [["--tls"], ["--ca", "ca.pem"], ["--token-file", "token"]]) {
+    const r = await new KadProcess(variant, ["bench", "chain", ...flag]).result();
+    assertEquals(r.code, 2, flag.join(" "));
+    assertMatch(
+      r.stderr,
+      /^kad: --[a-z-]+ applies to `kad bench link`: a chain bench runs its own server/,
+    );
+  }
 });
 
 Deno.test("bench: bad mode and bad node lists → usage errors, exit 2", async () => {

@@ -35,6 +35,7 @@ function report(nodes: NodeResult[]): DeploymentReport {
     hash: "ab",
     algorithm: "xxh128",
     fanout: 1,
+    protection: "sealed",
     seconds: 1,
     error: null,
     nodes,
