@@ -50,7 +50,14 @@ export { join, type JoinEvent, type JoinOptions, type JoinResult } from "./lib/n
 export type { PostInstallSpec } from "./lib/node/post_install.ts";
 export type { SourceSpec } from "./lib/source/source.ts";
 export type { SinkSpec } from "./lib/sink/sink.ts";
-export type { PeerAddress, StreamInfo, StreamKind, WireError } from "./lib/protocol/messages.ts";
+export type {
+  PeerAddress,
+  StreamCompression,
+  StreamInfo,
+  StreamKind,
+  WireError,
+} from "./lib/protocol/messages.ts";
+export { type Compression, parseCompression } from "./lib/compression/zstd.ts";
 export type { RingGeometry } from "./lib/relay/fan_out.ts";
 export {
   allOk,

@@ -23,7 +23,9 @@ import {
   sizeFlag,
   switchFlag,
   textFlag,
+  UsageError,
 } from "./flags.ts";
+import { type Compression, parseCompression, ZSTD_DEFAULT_LEVEL } from "../lib/compression/zstd.ts";
 
 /** Flags several commands share. */
 export const COMMON = {
@@ -93,6 +95,7 @@ export const SERVE_FLAGS = {
   exclude: listFlag("exclude", "PATTERN", "tar --exclude pattern (repeatable)"),
   noDefaultExcludes: switchFlag("no-default-excludes", "do not leave out /proc, /sys, /dev, /run, /tmp…"),
   hash: choiceFlag("hash", HASH_ALGORITHMS, "stream hash", DEFAULT_HASH),
+  compress: compressFlag(),
   report: textFlag("report", "FILE", "write the JSON report to FILE"),
   stallTimeout: secondsFlag(
     "stall-timeout",
@@ -181,6 +184,23 @@ export const BENCH_FLAGS = {
     "link: a `kad serve --bench SIZE --clients 1` to measure against",
   ),
 };
+
+/** `--compress zstd[:LEVEL]`: the compression, or a usage error naming the levels. */
+function compressFlag(): FlagSpec<Compression> {
+  return {
+    name: "compress",
+    value: "zstd[:LEVEL]",
+    help:
+      `compress once here; nodes relay it compressed and decompress before their sink (level ${ZSTD_DEFAULT_LEVEL})`,
+    parse: (text, command) => {
+      try {
+        return parseCompression(text);
+      } catch (error) {
+        throw new UsageError(`Option --compress: ${(error as Error).message}`, command);
+      }
+    },
+  };
+}
 
 /** `kad netboot`'s own flags. */
 export const NETBOOT_FLAGS = {

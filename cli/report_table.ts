@@ -65,6 +65,12 @@ export function renderReport(report: DeploymentReport, color: boolean): string {
       `${formatBytes(report.bytes)} in ${report.seconds.toFixed(1)} s (${rate.toFixed(1)} MB/s), ` +
       `${report.algorithm} ${report.hash || "-"}`,
   );
+  if (report.compression !== null && report.rawBytes !== null && report.bytes > 0) {
+    lines.push(
+      `${report.compression}: ${formatBytes(report.rawBytes)} of source in ${formatBytes(report.bytes)} ` +
+        `on the wire (ratio ${(report.rawBytes / report.bytes).toFixed(2)})`,
+    );
+  }
   return lines.join("\n") + "\n";
 }
 

@@ -48,6 +48,7 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     fanout: get(COMMON.fanout)!,
     order: get(F.order)!,
     hash: get(F.hash)!,
+    compression: get(F.compress) ?? null,
     timeoutMs: get(COMMON.timeout)!,
     stallTimeoutMs: get(F.stallTimeout)!,
     connectTimeoutMs: get(COMMON.connectTimeout)!,

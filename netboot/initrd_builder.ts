@@ -1,6 +1,6 @@
 /**
  * Builds the deploy initramfs from Debian packages: busybox-static, the kernel's modules for
- * disks, network and file systems (with modules.dep), sfdisk and mke2fs with the libraries they
+ * disks, network and file systems (with modules.dep), sfdisk, mke2fs, tar and zstd with the libraries they
  * load, kad itself (the compiled binary, or deno plus the bundled kad.js), and the /init of
  * init_script.ts. Packages come from `apt-get download` into a cache directory, so a second build
  * needs no network. The archive is newc cpio compressed with zstd (gzip when zstd is absent).
@@ -52,7 +52,18 @@ export interface InitrdResult {
   modules: { included: number; missing: string[] };
 }
 
-const TOOL_PACKAGES = ["busybox-static", "fdisk", "libfdisk1", "e2fsprogs", "tar"];
+const TOOL_PACKAGES = [
+  "busybox-static",
+  "fdisk",
+  "libfdisk1",
+  "e2fsprogs",
+  "tar",
+  // zstd decompresses a `kad serve --compress` stream; its libraries come from their packages
+  "zstd",
+  "zlib1g",
+  "liblzma5",
+  "liblz4-1",
+];
 /**
  * The real tools: [package, path in the package, path in the initramfs]. /usr comes first on the
  * init's PATH, so kad's `tar -x` is GNU tar (its options and its refusal of `..`), not the applet.
@@ -61,6 +72,7 @@ const TOOLS: [string, string, string][] = [
   ["fdisk", "sbin/sfdisk", "usr/sbin/sfdisk"],
   ["e2fsprogs", "sbin/mke2fs", "usr/sbin/mke2fs"],
   ["tar", "bin/tar", "usr/bin/tar"],
+  ["zstd", "usr/bin/zstd", "usr/bin/zstd"],
 ];
 
 /** Builds the kernel and initramfs into `options.outDir`. */

@@ -20,12 +20,14 @@ import {
   POST_INSTALL_FEATURE,
   RAW_FEATURE,
   RENAME_FEATURE,
+  ZSTD_FEATURE,
 } from "../protocol/messages.ts";
 import { connectTo } from "../relay/data_link.ts";
 import { proveToServer } from "../security/control_handshake.ts";
 import { tokenKey } from "../security/join_token.ts";
 import { randomNonce } from "../security/key_derivation.ts";
 import type { JoinEvent, ResolvedJoinOptions } from "./join.ts";
+import { canDecompress } from "../compression/zstd.ts";
 import { logger } from "../log.ts";
 
 const log = logger("node");
@@ -139,6 +141,7 @@ async function attempt(
         ...options.postInstall ? [POST_INSTALL_FEATURE] : [],
         ...options.renameIfTaken ? [RENAME_FEATURE] : [],
         ...options.raw ? [RAW_FEATURE] : [],
+        ...canDecompress() ? [ZSTD_FEATURE] : [],
       ],
       nonce,
       phases: [...options.phases ?? []],

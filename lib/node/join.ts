@@ -9,7 +9,7 @@
 import { ConfigError, KadError } from "../errors.ts";
 import type { FrameConn } from "../net/frame_conn.ts";
 import { FrameType } from "../protocol/frame.ts";
-import type { PlanMessage, StreamInfo, WireError } from "../protocol/messages.ts";
+import type { PlanMessage, StreamCompression, StreamInfo, WireError } from "../protocol/messages.ts";
 import type { RingGeometry } from "../relay/fan_out.ts";
 import { validateSink } from "../sink/open_sink.ts";
 import type { SinkSpec } from "../sink/sink.ts";
@@ -70,6 +70,12 @@ export interface JoinOptions extends RingGeometry {
 
 /** {@link JoinOptions} with the library's defaults applied. */
 export type ResolvedJoinOptions = JoinOptions & Required<Pick<JoinOptions, "timeoutMs" | "connectTimeoutMs">>;
+
+/** What a node runs with once admitted: its options, its name in the deployment, how the stream comes. */
+export type NodeOptions = ResolvedJoinOptions & {
+  /** The stream's compression at the source: the node decompresses before its sink. */
+  compression: StreamCompression;
+};
 
 /** What a node reports at the end. */
 export interface JoinResult {
@@ -170,7 +176,7 @@ export async function join(given: JoinOptions): Promise<JoinResult> {
       upstream: plan.upstream,
       children: plan.children.map((c) => c.name),
     });
-    const named = { ...options, name: accepted.name };
+    const named: NodeOptions = { ...options, name: accepted.name, compression: accepted.stream.compression };
     const result = await new NodeRun(named, control, listener, plan, introduced.sealKey).run();
     options.onEvent?.({ type: "done", result });
     return result;

@@ -28,9 +28,10 @@ import { linkKeyContext, streamKeyContext } from "../security/handshake.ts";
 import { StreamSeal } from "../security/stream_seal.ts";
 import { openKey } from "../security/sealed_key.ts";
 import { openSink } from "../sink/open_sink.ts";
+import { DecompressingSink } from "../sink/decompressing_sink.ts";
 import type { Sink } from "../sink/sink.ts";
 import { Adopter } from "./adopter.ts";
-import type { ResolvedJoinOptions } from "./join.ts";
+import type { NodeOptions } from "./join.ts";
 import { logger } from "../log.ts";
 
 const log = logger("node");
@@ -47,7 +48,7 @@ export interface RelayOutcome {
 
 /** One node's relay for one deployment. */
 export class NodeRelay {
-  readonly #options: ResolvedJoinOptions;
+  readonly #options: NodeOptions;
   readonly #control: FrameConn;
   readonly #plan: PlanMessage;
   /** Opens the link keys the server sends this node; null on an `--insecure` deployment. */
@@ -78,7 +79,7 @@ export class NodeRelay {
 
   /** Starts accepting the upstream's link on `listener`. */
   constructor(
-    options: ResolvedJoinOptions,
+    options: NodeOptions,
     control: FrameConn,
     listener: Deno.Listener,
     plan: PlanMessage,
@@ -201,7 +202,7 @@ export class NodeRelay {
       await fanOut.finish(this.#options.timeoutMs);
       const ended = downstream.end({ type: FrameType.END, body: end, offset: this.#counter.bytes });
       const { hash, verdict: received } = verdictOf(this.#counter.bytes, integrity, end);
-      const verdict = await this.#settleSink(received);
+      const verdict = await this.#settleSink(received, end.rawBytes);
       await this.#adopter.close();
       await ended;
       await downstream.settled(); // children adopted while the stream ended
@@ -238,7 +239,7 @@ export class NodeRelay {
   /** Opens the sink and the fan-out that feeds it and the children. */
   async #startFanOut(): Promise<{ fanOut: FanOut; downstream: Downstream }> {
     const options = this.#options;
-    this.#sink = await openSink(options.sink);
+    this.#sink = await openSink(options.sink, options.compression);
     const sinkOutput = this.#sinkOutput(this.#sink);
     const fanOut = this.#fanOut = new FanOut([sinkOutput], {
       ...this.#fanOutOptions,
@@ -285,8 +286,11 @@ export class NodeRelay {
     }
   }
 
-  /** Finishes the sink; commits it on a verified copy, else aborts it. Returns the verdict. */
-  async #settleSink(verdict: WireError | null): Promise<WireError | null> {
+  /**
+   * Finishes the sink; commits it on a verified copy, else aborts it. Returns the verdict. On a
+   * compressed stream, the sink must have got the source's `rawBytes`.
+   */
+  async #settleSink(verdict: WireError | null, rawBytes: number | null): Promise<WireError | null> {
     const sink = this.#sink!;
     try {
       await sink.finish();
@@ -295,6 +299,12 @@ export class NodeRelay {
       this.#sinkError ??= wireError(error, "LWF");
     }
     verdict = this.#sinkError ?? verdict;
+    if (verdict === null && sink instanceof DecompressingSink && sink.rawBytes !== rawBytes) {
+      verdict = {
+        code: "BBC",
+        message: `Decompressed to ${sink.rawBytes} bytes, the source had ${rawBytes}`,
+      };
+    }
     if (verdict === null) await sink.commit();
     else await sink.abort();
     return verdict;

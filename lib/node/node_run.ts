@@ -12,14 +12,14 @@ import { FrameType } from "../protocol/frame.ts";
 import type { PlanMessage, ReportMessage, WireError } from "../protocol/messages.ts";
 import { POST_INSTALL_PHASE } from "../report/phase.ts";
 import { type PostInstallSpec, runPostInstall } from "./post_install.ts";
-import type { JoinResult, ResolvedJoinOptions } from "./join.ts";
+import type { JoinResult, NodeOptions } from "./join.ts";
 import { NodeRelay } from "./node_relay.ts";
 
 const PROGRESS_INTERVAL_MS = 1000;
 
 /** One node's part of a planned deployment. */
 export class NodeRun {
-  readonly #options: ResolvedJoinOptions;
+  readonly #options: NodeOptions;
   readonly #control: FrameConn;
   readonly #plan: PlanMessage;
   readonly #relay: NodeRelay;
@@ -30,7 +30,7 @@ export class NodeRun {
   #lastProgressBytes = 0;
 
   constructor(
-    options: ResolvedJoinOptions,
+    options: NodeOptions,
     control: FrameConn,
     listener: Deno.Listener,
     plan: PlanMessage,

@@ -16,14 +16,20 @@ export interface ToolOptions {
   cwd?: string;
 }
 
-/** True when `tool` is on the PATH (or is a path to an executable). */
+/** True when `tool` is on the PATH (or is a path to an executable). Looks, runs nothing. */
 export function hasTool(tool: string): boolean {
-  return new Deno.Command("sh", {
-    args: ["-c", `command -v "$1"`, "sh", tool],
-    stdout: "null",
-    stderr: "null",
-  })
-    .outputSync().success;
+  if (tool.includes("/")) return isExecutable(tool);
+  const path = Deno.env.get("PATH") ?? "";
+  return path.split(":").some((dir) => dir !== "" && isExecutable(`${dir}/${tool}`));
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 /**

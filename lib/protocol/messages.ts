@@ -45,6 +45,12 @@ export const RENAME_FEATURE = "rename";
 /** The HELLO feature of a node told to store any stream's bytes as they are (`kad join --raw`). */
 export const RAW_FEATURE = "raw";
 
+/** The HELLO feature of a node that can decompress a zstd stream (it has the tool; see compression/zstd.ts). */
+export const ZSTD_FEATURE = "zstd";
+
+/** The codec a stream is compressed with at the source, or null (see compression/zstd.ts). */
+export type StreamCompression = "zstd" | null;
+
 /** What a stream is: a node whose sink does not fit it is refused before it writes any byte. */
 export type StreamKind = "tar" | "raw";
 
@@ -56,6 +62,11 @@ export interface StreamInfo {
   bytes: number | null;
   /** What is streamed, e.g. "tar of /srv/golden". */
   description: string;
+  /**
+   * The codec the server compresses the stream with (`kad serve --compress`), or null: nodes
+   * relay it as it is and decompress before their sink. `kind` and `bytes` are the source's own.
+   */
+  compression: StreamCompression;
 }
 
 /** node → server. */
@@ -177,6 +188,8 @@ export interface EndMessage {
   algorithm: string;
   /** The chain of the DATA frames' seals (security/stream_seal.ts), lowercase hex; "" when unsealed. */
   seals: string;
+  /** On a compressed stream, the source's own bytes (what every sink must get); else null. */
+  rawBytes: number | null;
 }
 
 /** A failure as carried in reports and error messages. */
@@ -408,6 +421,7 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           hash: o.text("hash", 256),
           algorithm: o.name("algorithm"),
           seals: o.text("seals", 64),
+          rawBytes: o.intOrNull("rawBytes"),
         },
       };
     case FrameType.REPORT: {
@@ -620,7 +634,9 @@ class Fields {
     const kind = this.text("kind", 8, r);
     if (kind !== "tar" && kind !== "raw") this.fail(key);
     const bytes = r.bytes === null ? null : this.int("bytes", r);
-    return { kind, bytes, description: this.text("description", MAX_TEXT, r) };
+    const compression = r.compression === null ? null : this.text("compression", 8, r);
+    if (compression !== null && compression !== "zstd") this.fail(key);
+    return { kind, bytes, description: this.text("description", MAX_TEXT, r), compression };
   }
 
   /** A phase name and its detail. */

@@ -11,7 +11,13 @@
 import { describeError, ProtocolError } from "../errors.ts";
 import type { FrameConn } from "../net/frame_conn.ts";
 import { FrameType } from "../protocol/frame.ts";
-import { type AdoptedMessage, frameName, type PeerAddress, type WireError } from "../protocol/messages.ts";
+import {
+  type AdoptedMessage,
+  type EndMessage,
+  frameName,
+  type PeerAddress,
+  type WireError,
+} from "../protocol/messages.ts";
 import { type ChildLink, connectChild, linkOutput, type LinkSecurity } from "./data_link.ts";
 import type { ByteHistory, FanOut, FanOutput } from "./fan_out.ts";
 import { withDeadline } from "../time/deadline.ts";
@@ -40,8 +46,8 @@ export interface DownstreamOptions {
 
 /** The final frame every child gets after the stream. */
 export type FinalFrame =
-  | { type: typeof FrameType.END; body: unknown; offset: number }
-  | { type: typeof FrameType.ABORT; body: unknown; offset: 0 };
+  | { type: typeof FrameType.END; body: EndMessage; offset: number }
+  | { type: typeof FrameType.ABORT; body: WireError; offset: 0 };
 
 /** Child links fed by one fan-out. */
 export class Downstream {

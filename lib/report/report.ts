@@ -65,6 +65,13 @@ export interface DeploymentReport {
    * source and checked by every node), "tls" (sealed, inside TLS) or "none" (`--insecure`).
    */
   protection: StreamProtection;
+  /** The compression at the source (`kad serve --compress`), e.g. "zstd:3"; null when none. */
+  compression: string | null;
+  /**
+   * On a compressed stream, the source's own bytes (what every sink got), where `bytes` counts
+   * what crossed the wire; null when not compressed.
+   */
+  rawBytes: number | null;
   /** Wall-clock seconds from start of streaming to the last report. */
   seconds: number;
   /** The source's failure, if it failed. */
@@ -97,6 +104,8 @@ export interface RepairRecord {
 export interface SourceOutcome {
   /** Bytes sent. */
   bytes: number;
+  /** On a compressed stream, the source's bytes before compression. */
+  rawBytes?: number | null;
   /** Hash of the bytes sent. */
   hash: string;
   /** Set when the source failed or the run was aborted. */
@@ -169,7 +178,8 @@ export function summarize(report: DeploymentReport): { ok: number; failed: numbe
  *
  * const report: DeploymentReport = {
  *   version: 1, deployment: "d", source: "tar of /srv/golden", bytes: 10, hash: "ab",
- *   algorithm: "xxh128", fanout: 1, protection: "sealed", seconds: 1, error: null, repairs: [],
+ *   algorithm: "xxh128", fanout: 1, protection: "sealed", compression: null, rawBytes: null,
+ *   seconds: 1, error: null, repairs: [],
  *   nodes: [{
  *     name: "n1", address: "10.0.0.11:4000", position: 1, upstream: "server", status: "ok",
  *     error: null, bytes: 10, hash: "ab", seconds: 1, rssBytes: null, cpuSeconds: null, phases: [],

@@ -56,6 +56,8 @@ export interface RunFacts {
   fanout: number;
   /** How the stream was protected. */
   protection: StreamProtection;
+  /** The compression at the source ("zstd:3"), or null. */
+  compression: string | null;
 }
 
 /** The deployment's report. */
@@ -75,6 +77,8 @@ export function deploymentReport(
     algorithm: facts.algorithm,
     fanout: facts.fanout,
     protection: facts.protection,
+    compression: facts.compression,
+    rawBytes: outcome.rawBytes ?? null,
     seconds,
     error: outcome.error,
     nodes,

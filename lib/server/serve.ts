@@ -16,7 +16,6 @@ import { FrameType } from "../protocol/frame.ts";
 import {
   type PhaseMessage,
   POST_INSTALL_FEATURE,
-  RAW_FEATURE,
   RENAME_FEATURE,
   type StreamInfo,
   type WireError,
@@ -32,6 +31,7 @@ import { sealKey } from "../security/sealed_key.ts";
 import { sinkMismatch } from "../sink/stream_fit.ts";
 import { FailedSource } from "../source/failed_source.ts";
 import { openSource, validateSource } from "../source/open_source.ts";
+import { type Compression, compressionName, requireZstd } from "../compression/zstd.ts";
 import type { SourceSpec } from "../source/source.ts";
 import { type Plan, type PlanOrder, planTopology, SERVER_NAME } from "../topology/planner.ts";
 import { logger } from "../log.ts";
@@ -70,6 +70,8 @@ export interface ServeOptions extends RingGeometry {
   order?: PlanOrder;
   /** Stream hash (default {@link DEFAULT_HASH}). */
   hash?: HashAlgorithm;
+  /** Compress the stream once, here (`--compress zstd[:LEVEL]`); nodes decompress before their sink. */
+  compression?: Compression | null;
   /** Timeout in milliseconds of every wait on a peer (default {@link DEFAULT_TIMEOUT_MS}). */
   timeoutMs?: number;
   /** A node silent this long while streaming is failed (TIMEOUT) and repaired around (default 3 s). */
@@ -166,7 +168,12 @@ export class Server {
 
   /** Checks the source, binds the control port and starts accepting nodes; returns the port. */
   async listen(): Promise<number> {
-    this.#streamInfo = await validateSource(this.#options.source);
+    const compression = this.#options.compression ?? null;
+    if (compression !== null) requireZstd("--compress");
+    this.#streamInfo = {
+      ...await validateSource(this.#options.source),
+      compression: compression === null ? null : compression.codec,
+    };
     const tls = this.#options.tls ?? null;
     if (tls !== null) {
       if (this.#tokenKey === null) {
@@ -244,6 +251,7 @@ export class Server {
       algorithm: this.#options.hash,
       fanout: this.#options.fanout,
       protection: this.#tokenKey === null ? "none" : (this.#options.tls ?? null) === null ? "sealed" : "tls",
+      compression: this.#options.compression ? compressionName(this.#options.compression) : null,
     };
   }
 
@@ -281,7 +289,7 @@ export class Server {
       fanout: plan.fanout,
       heads: plan.heads.join(" "),
     });
-    const source = await openSource(options.source).catch((error) =>
+    const source = await openSource(options.source, options.compression ?? null).catch((error) =>
       new FailedSource(options.source.kind, error)
     );
     // nodes heartbeat from the plan on: the stall detector, not each connection, judges silences
@@ -381,7 +389,7 @@ export class Server {
     if (this.#started) {
       return { refuse: "REFUSED", message: `Deployment already started: node ${hello.name} is too late` };
     }
-    const mismatch = sinkMismatch(hello.sink, this.#streamInfo!, hello.features.includes(RAW_FEATURE));
+    const mismatch = sinkMismatch(hello.sink, this.#streamInfo!, hello.features);
     if (mismatch !== null) return { refuse: "REFUSED", message: mismatch };
     let name = hello.name;
     if (this.#sessions.has(name)) {

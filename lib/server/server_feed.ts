@@ -136,12 +136,13 @@ export class ServerFeed {
             hash,
             algorithm: options.hash,
             seals: this.#seal?.chainDigest() ?? "",
+            rawBytes: source.rawBytes ?? null,
           },
           offset: counter.bytes,
         }
         : { type: FrameType.ABORT, body: error, offset: 0 },
     );
-    return { bytes: counter.bytes, hash, error };
+    return { bytes: counter.bytes, rawBytes: source.rawBytes ?? null, hash, error };
   }
 
   /** The server stops feeding `node` (it failed); its bytes stay held until {@link adopt} releases them. */

@@ -9,6 +9,8 @@ import { ConfigError } from "../errors.ts";
 import { FileSink, NullSink, StdoutSink } from "./file_sink.ts";
 import { ddSpec, ProcessSink, shellSpec, tarExtractSpec } from "./process_sink.ts";
 import { describeSink, type Sink, type SinkSpec } from "./sink.ts";
+import { DecompressingSink } from "./decompressing_sink.ts";
+import type { StreamCompression } from "../protocol/messages.ts";
 
 /** Fails with a {@link ConfigError} when the sink cannot possibly work (missing directory…). */
 export async function validateSink(spec: SinkSpec): Promise<void> {
@@ -32,8 +34,16 @@ export async function validateSink(spec: SinkSpec): Promise<void> {
   }
 }
 
-/** Opens the sink (starts tar/dd/the command, creates the file). */
-export async function openSink(spec: SinkSpec): Promise<Sink> {
+/**
+ * Opens the sink (starts tar/dd/the command, creates the file), behind the decompressor when the
+ * stream is compressed.
+ */
+export async function openSink(spec: SinkSpec, compression: StreamCompression = null): Promise<Sink> {
+  const sink = await openLocal(spec);
+  return compression === null ? sink : new DecompressingSink(sink);
+}
+
+async function openLocal(spec: SinkSpec): Promise<Sink> {
   const description = describeSink(spec);
   switch (spec.kind) {
     case "dir":

@@ -7,19 +7,25 @@
  * @module
  */
 
-import type { StreamInfo } from "../protocol/messages.ts";
+import { RAW_FEATURE, type StreamInfo, ZSTD_FEATURE } from "../protocol/messages.ts";
 import type { SinkSpec } from "./sink.ts";
 
 /**
- * Why a sink of kind `sink` cannot take `stream`, with the option that would, or null when it
- * can. `raw`: the operator asked to store any stream's bytes as they are (`kad join --raw`).
+ * Why a node with a sink of kind `sink` and HELLO `features` cannot take `stream`, with what
+ * would make it fit, or null when it can. {@link RAW_FEATURE}: the operator asked to store any
+ * stream's bytes as they are (`kad join --raw`); {@link ZSTD_FEATURE}: it can decompress.
  */
 export function sinkMismatch(
   sink: SinkSpec["kind"] | string,
   stream: StreamInfo,
-  raw: boolean,
+  features: readonly string[],
 ): string | null {
   const what = `The server streams ${stream.description}`;
+  const raw = features.includes(RAW_FEATURE);
+  if (stream.compression === "zstd" && !features.includes(ZSTD_FEATURE)) {
+    return `${what}, compressed with zstd, and this node has no zstd tool to decompress it: ` +
+      `apt-get install zstd`;
+  }
   if (stream.kind === "tar" && (sink === "dd" || sink === "file") && !raw) {
     const option = sink === "dd" ? "--dd" : "--out";
     return `${what} (a tar archive), but ${option} writes raw bytes: use --to DIR to extract it, ` +

@@ -33,6 +33,8 @@ export interface Source {
   finish(): Promise<void>;
   /** Stops the producer at once; never throws. */
   abort(): Promise<void>;
+  /** A source compressed on its way out: the bytes it was given before compression (so far). */
+  readonly rawBytes?: number;
   /** Seekable sources only: a second reader for bytes a repair needs after the ring let them go. */
   openHistory?(): Promise<ByteHistory>;
 }

@@ -7,6 +7,7 @@
 import { ConfigError } from "../errors.ts";
 import { fileProblem } from "./raw_source.ts";
 import { ChildProcess, type ChildSpec } from "../process/child_process.ts";
+import { ChildOutput } from "../process/child_output.ts";
 import { DEFAULT_EXCLUDES, type Source } from "./source.ts";
 
 /** Every exclude pattern `tar -c` gets: the defaults (unless turned off) and the operator's. */
@@ -55,13 +56,12 @@ export class TarSource implements Source {
   /** Unknown in advance. */
   readonly size = null;
   readonly #child: ChildProcess;
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #pending: Uint8Array | null = null;
+  readonly #output: ChildOutput;
 
   private constructor(directory: string, child: ChildProcess) {
     this.description = `tar of ${directory}`;
     this.#child = child;
-    this.#reader = child.stdout!.getReader();
+    this.#output = new ChildOutput(child.stdout!);
   }
 
   /** Checks the directory and starts tar. */
@@ -102,17 +102,8 @@ export class TarSource implements Source {
   }
 
   /** Copies the next bytes tar produced into `p`. */
-  async read(p: Uint8Array): Promise<number | null> {
-    if (this.#pending === null) {
-      const { value, done } = await this.#reader.read();
-      if (done) return null;
-      this.#pending = value;
-    }
-    const chunk = this.#pending;
-    const n = Math.min(chunk.length, p.length);
-    p.set(n === chunk.length ? chunk : chunk.subarray(0, n));
-    this.#pending = n === chunk.length ? null : chunk.subarray(n);
-    return n;
+  read(p: Uint8Array): Promise<number | null> {
+    return this.#output.read(p);
   }
 
   /** Waits for tar's exit status. */
@@ -122,7 +113,7 @@ export class TarSource implements Source {
 
   /** Kills tar. */
   async abort(): Promise<void> {
-    await this.#reader.cancel().catch(() => {});
+    await this.#output.cancel();
     await this.#child.stop();
   }
 }

@@ -77,7 +77,7 @@ export const VALID_FRAMES: Uint8Array[] = [
     links: [],
   }),
   encodeJsonFrame(FrameType.DROP, { code: "NNF", message: "x", node: "a", adopt: [] }),
-  encodeJsonFrame(FrameType.END, { bytes: 4, hash: "ab", algorithm: "xxh128", seals: "" }),
+  encodeJsonFrame(FrameType.END, { bytes: 4, hash: "ab", algorithm: "xxh128", seals: "", rawBytes: null }),
   encodeJsonFrame(FrameType.ACK, { held: 1 << 20, need: 1 << 19 }),
   dataFrame(new Uint8Array(300).fill(7), 0),
 ];

@@ -36,6 +36,8 @@ function report(nodes: NodeResult[]): DeploymentReport {
     algorithm: "xxh128",
     fanout: 1,
     protection: "sealed",
+    compression: null,
+    rawBytes: null,
     seconds: 1,
     error: null,
     nodes,
@@ -59,4 +61,11 @@ Deno.test("report table: a PHASES column when nodes told of their own phases, a 
 Deno.test("report table: no PHASES column for plain deployments (only joined and received)", () => {
   const text = renderReport(report([node("n1", ["joined", "received"])]), false);
   assert(!text.includes("PHASES"), text);
+});
+
+Deno.test("report table: a compressed deployment's summary gives the source's bytes, the wire's, and the ratio", () => {
+  const compressed = { ...report([node("n1", ["joined", "received"])]), bytes: 4_000_000 };
+  const text = renderReport({ ...compressed, compression: "zstd:3", rawBytes: 9_000_000 }, false);
+  assertMatch(text, /^zstd:3: 9\.0 MB of source in 4\.0 MB on the wire \(ratio 2\.25\)$/m);
+  assert(!renderReport(compressed, false).includes("on the wire"));
 });

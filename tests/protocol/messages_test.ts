@@ -25,7 +25,7 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
     deployment: "d",
     joinIndex: 3,
     name: "vm-2",
-    stream: { kind: "tar", bytes: null, description: "tar of /srv" },
+    stream: { kind: "tar", bytes: null, description: "tar of /srv", compression: "zstd" },
   }],
   [FrameType.PLAN, {
     deployment: "d",
@@ -45,7 +45,7 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
   [FrameType.LINK_CHALLENGE, { nonce: NONCE }],
   [FrameType.LINK_AUTH, { proof: NONCE }],
   [FrameType.LINK_OK, { offset: 0 }],
-  [FrameType.END, { bytes: 10, hash: "ab", algorithm: "xxh128", seals: "cd" }],
+  [FrameType.END, { bytes: 10, hash: "ab", algorithm: "xxh128", seals: "cd", rawBytes: 30 }],
   [FrameType.REPORT, {
     status: "failed",
     error: { code: "LWF", message: "tar -x exited with status 2" },

@@ -62,7 +62,7 @@ Deno.test("downstream: a slow child still acknowledging when the stream ends get
   await fanOut.finish();
   await downstream.end({
     type: FrameType.END,
-    body: { bytes: total, hash: "", algorithm: "xxh128", seals: "" },
+    body: { bytes: total, hash: "", algorithm: "xxh128", seals: "", rawBytes: null },
     offset: total,
   });
   fanOut.close();

@@ -70,6 +70,7 @@ Deno.test("raw source: /dev/zero needs --size, then streams exactly that; a FIFO
     kind: "raw",
     bytes: null,
     description: `FIFO ${fifo}`,
+    compression: null,
   });
 });
 
