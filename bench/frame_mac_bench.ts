@@ -1,8 +1,7 @@
 /**
- * The stream MAC candidates over one 256 KiB frame (a slot), one core: what lib/security/umac64.ts
- * chose by. XXH128, the stream hash every node computes anyway, is the yardstick: a MAC costs a
- * node about what its time adds to the hash's. `deno task bench:micro` runs it; GB/s = 262 160
- * bytes / the time per iteration.
+ * The stream MAC candidates over one frame (a slot, 64 KiB), one core: what lib/security/umac64.ts
+ * chose by. XXH128, the hash an unsealed node computes, is the yardstick. `deno task bench:micro`
+ * runs it; GB/s = 65 552 bytes / the time per iteration.
  */
 
 import { createCipheriv, createHmac } from "node:crypto";
@@ -10,10 +9,11 @@ import { createBLAKE3 } from "hash-wasm";
 import { FrameAuth } from "../lib/security/frame_mac.ts";
 import { Umac64 } from "../lib/security/umac64.ts";
 import { createStreamHasher } from "../lib/integrity/stream_hash.ts";
+import { DEFAULT_SLOT_BYTES } from "../lib/relay/fan_out.ts";
 
 const key = new Uint8Array(32).fill(9);
 const header = new Uint8Array(16);
-const payload = new Uint8Array(256 * 1024).map((_, i) => (i * 7919) & 0xff);
+const payload = new Uint8Array(DEFAULT_SLOT_BYTES).map((_, i) => (i * 7919) & 0xff);
 const iv = new Uint8Array(12);
 const blake3 = await createBLAKE3(256, key);
 const auth = new FrameAuth(key, key);

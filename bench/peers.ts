@@ -358,6 +358,9 @@ try {
             } s/GB (mean)  node RSS ${maxRssMiB(cell.run).toFixed(0)} MiB (max)` +
               (CHAINS.includes(tool) && cell.run.hopMs != null
                 ? `  per hop ${cell.run.hopMs.toFixed(1)} ms`
+                : "") +
+              (cell.run.wireBytes !== undefined && cell.run.wireBytes !== BYTES
+                ? `  wire ${(cell.run.wireBytes / 1e6).toFixed(0)} MB`
                 : "")
             : `FAILED: ${cell.failure}`),
       );
@@ -387,6 +390,16 @@ for (const tool of TOOLS) {
   const s = slope(seconds(tool));
   console.log(
     `| ${LABELS[tool]} | ${row.join(" | ")} | ${s === null ? "-" : `${(s * 1000).toFixed(0)} ms`} |`,
+  );
+}
+for (const tool of TOOLS.filter((t) => CHAINS.includes(t))) {
+  const hops = COUNTS.map((n) => cells.get(`${tool}@${n}`)!.run?.hopMs).filter((h): h is number => h != null);
+  if (hops.length === 0) continue;
+  console.log(
+    `${LABELS[tool]}: delay per hop (last writes, head to tail) ${
+      hops.map((h) => h.toFixed(1)).join(", ")
+    } ms` +
+      ` (file times: 4 ms steps)`,
   );
 }
 if (TOOLS.includes("kad")) {

@@ -1,8 +1,7 @@
 /**
- * The server's repair decisions as a pure state machine: events in (a node lost, an upstream link
- * lost, an adoption made or failed, a report, the stream's failure, time), commands out (repair_
- * commands.ts). No sockets, no timers: the server carries the commands out, and the simulator drives
- * the same machine in virtual time. It owns the live topology and every data link's key.
+ * The server's repair decisions as a pure state machine that owns the live topology and every link's key:
+ * events in (node or upstream link lost, adoption made or failed, report, stream failed, time), commands
+ * out (repair_commands.ts). No sockets, no timers: the server carries them out, the simulator too.
  *
  * The rules:
  * - A node lost mid-stream (vanished, hung, unreachable, or out early with children behind it) is

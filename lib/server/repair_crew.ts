@@ -7,10 +7,10 @@
  */
 
 import { FrameType, type FrameTypeValue } from "../protocol/frame.ts";
-import type { LinkPeer, WireError } from "../protocol/messages.ts";
-import { linkKeyContext } from "../security/handshake.ts";
+import type { LinkPeer, PlanMessage, WireError } from "../protocol/messages.ts";
+import { linkKeyContext, streamKeyContext } from "../security/handshake.ts";
 import { sealKey } from "../security/sealed_key.ts";
-import { SERVER_NAME } from "../topology/planner.ts";
+import { type PlannedNode, SERVER_NAME } from "../topology/planner.ts";
 import { logger } from "../log.ts";
 import type { NodeSession } from "./node_session.ts";
 import type { Adoption, CoordinatorCommand, CoordinatorEvent } from "./repair_commands.ts";
@@ -19,6 +19,9 @@ import type { ServeEvent } from "./serve_events.ts";
 import type { ServerFeed } from "./server_feed.ts";
 
 const log = logger("server");
+
+/** What every node's PLAN says of the stream. */
+export type PlanStream = Pick<PlanMessage, "hashAlgorithm" | "streamBytes">;
 
 /** What a {@link RepairCrew} works with. */
 export interface RepairCrewOptions {
@@ -60,6 +63,33 @@ export class RepairCrew {
   /** A child `from` must link to: its address and the link's key sealed for `from`. */
   linkPeer(from: string, { child, key }: Adoption): LinkPeer {
     return { ...this.#options.sessions.get(child)!.node.address, key: this.sealed(key, from, child, from) };
+  }
+
+  /**
+   * The PLAN of `planned`: its place, its links' keys and the stream key (the key DATA frames are
+   * sealed under; null on `--insecure`), each sealed for it.
+   */
+  plan(
+    planned: PlannedNode,
+    nodeCount: number,
+    streamKey: Uint8Array | null,
+    stream: PlanStream,
+  ): PlanMessage {
+    const { coordinator, deployment } = this.#options;
+    const name = planned.name;
+    const seal = this.#options.sessions.get(name)?.sealKey;
+    return {
+      deployment,
+      position: planned.position,
+      nodeCount,
+      upstream: planned.upstream,
+      upstreamKey: this.sealed(coordinator.linkKey(planned.upstream, name), planned.upstream, name, name),
+      children: planned.children.map((child) =>
+        this.linkPeer(name, { child, key: coordinator.linkKey(name, child) })
+      ),
+      streamKey: streamKey && seal ? sealKey(seal, streamKey, streamKeyContext(deployment)) : "",
+      ...stream,
+    };
   }
 
   #execute(command: CoordinatorCommand): void {

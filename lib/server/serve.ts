@@ -25,9 +25,7 @@ import type { ByteCounter } from "../relay/stream_pump.ts";
 import { JOINED_PHASE, type PhaseNote } from "../report/phase.ts";
 import type { DeploymentReport, SourceOutcome } from "../report/report.ts";
 import { tokenKey } from "../security/join_token.ts";
-import { streamKeyContext } from "../security/handshake.ts";
 import { randomKey } from "../security/key_derivation.ts";
-import { sealKey } from "../security/sealed_key.ts";
 import { sinkMismatch } from "../sink/stream_fit.ts";
 import { FailedSource } from "../source/failed_source.ts";
 import { openSource, validateSource } from "../source/open_source.ts";
@@ -40,7 +38,7 @@ import { Admission, type AdmissionDecision, type Introduction } from "./admissio
 import { ABORTED, abortedReport, deploymentReport, nodeResult, type RunFacts } from "./deployment_report.ts";
 import { type JoinedNode, NodeSession, uniqueName } from "./node_session.ts";
 import { type CoordinatorEvent, RepairCoordinator } from "./repair_coordinator.ts";
-import type { ServeEvent } from "./serve_events.ts";
+import { progressOf, type ServeEvent } from "./serve_events.ts";
 import { ServerFeed } from "./server_feed.ts";
 import { DEFAULT_STALL_TIMEOUT_MS, StallDetector } from "./stall_detector.ts";
 
@@ -299,28 +297,11 @@ export class Server {
     }
     // DATA frames are sealed end to end under a key of this deployment's own (security/stream_seal.ts)
     const streamKey = this.#tokenKey === null ? null : randomKey();
+    const stream = { hashAlgorithm: options.hash, streamBytes: source.size };
     await Promise.all(plan.nodes.map((planned) => {
       const session = this.#sessions.get(planned.name)!;
-      return session.control.send(FrameType.PLAN, {
-        deployment: this.#deployment,
-        position: planned.position,
-        nodeCount: plan.nodes.length,
-        upstream: planned.upstream,
-        upstreamKey: crew.sealed(
-          coordinator.linkKey(planned.upstream, planned.name),
-          planned.upstream,
-          planned.name,
-          planned.name,
-        ),
-        children: planned.children.map((child) =>
-          crew.linkPeer(planned.name, { child, key: coordinator.linkKey(planned.name, child) })
-        ),
-        streamKey: streamKey && session.sealKey
-          ? sealKey(session.sealKey, streamKey, streamKeyContext(this.#deployment))
-          : "",
-        hashAlgorithm: options.hash,
-        streamBytes: source.size,
-      }).catch((error) => this.#lose(session, { code: "NNF", message: describeError(error) }));
+      return session.control.send(FrameType.PLAN, crew.plan(planned, plan.nodes.length, streamKey, stream))
+        .catch((error) => this.#lose(session, { code: "NNF", message: describeError(error) }));
     }));
     const feed = this.#feed = new ServerFeed({
       ...options,
@@ -331,10 +312,14 @@ export class Server {
     });
     const counter: ByteCounter = { bytes: 0 };
     const startedAt = performance.now();
-    const progress = setInterval(
-      () => this.#progress(counter, source.size, startedAt, plan),
-      PROGRESS_INTERVAL_MS,
-    );
+    const progress = setInterval(() => {
+      const seconds = (performance.now() - startedAt) / 1000;
+      const sessions = [...this.#sessions.values()];
+      this.#emit({
+        type: "progress",
+        progress: progressOf(sessions, counter.bytes, source.size, seconds, plan.nodes.length),
+      });
+    }, PROGRESS_INTERVAL_MS);
     const stallCheck = setInterval(() => this.#checkStalls(), STALL_CHECK_MS);
     try {
       const heads = plan.heads.map((name) => ({
@@ -511,23 +496,5 @@ export class Server {
     if (outcome === null) return;
     this.#announced.add(session.node.name);
     this.#emit({ type: "node-done", node: this.#result(session, planned.position, outcome) });
-  }
-
-  #progress(counter: ByteCounter, total: number | null, startedAt: number, plan: Plan): void {
-    const sessions = [...this.#sessions.values()];
-    const running = sessions.filter((s) => s.report === null && s.lost === null);
-    const done = sessions.filter((s) => s.report?.status === "ok").length;
-    this.#emit({
-      type: "progress",
-      progress: {
-        bytes: counter.bytes,
-        totalBytes: total,
-        seconds: (performance.now() - startedAt) / 1000,
-        slowestNodeBytes: running.length ? Math.min(...running.map((s) => s.lastBytes)) : counter.bytes,
-        nodesDone: done,
-        nodesFailed: plan.nodes.length - running.length - done,
-        nodeCount: plan.nodes.length,
-      },
-    });
   }
 }

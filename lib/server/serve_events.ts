@@ -10,7 +10,7 @@ import type { PhaseRecord } from "../report/phase.ts";
 import type { DeploymentReport, NodeResult, RepairRecord } from "../report/report.ts";
 import type { Plan } from "../topology/planner.ts";
 import type { Refusal } from "./admission.ts";
-import type { JoinedNode } from "./node_session.ts";
+import type { JoinedNode, NodeSession } from "./node_session.ts";
 
 /** Progress of a running deployment. */
 export interface ServeProgress {
@@ -28,6 +28,27 @@ export interface ServeProgress {
   nodesFailed: number;
   /** Nodes in the plan. */
   nodeCount: number;
+}
+
+/** Progress from the source's count and the nodes' sessions (the planned ones, `nodeCount` of them). */
+export function progressOf(
+  sessions: readonly NodeSession[],
+  sourceBytes: number,
+  totalBytes: number | null,
+  seconds: number,
+  nodeCount: number,
+): ServeProgress {
+  const running = sessions.filter((s) => s.report === null && s.lost === null);
+  const done = sessions.filter((s) => s.report?.status === "ok").length;
+  return {
+    bytes: sourceBytes,
+    totalBytes,
+    seconds,
+    slowestNodeBytes: running.length ? Math.min(...running.map((s) => s.lastBytes)) : sourceBytes,
+    nodesDone: done,
+    nodesFailed: nodeCount - running.length - done,
+    nodeCount,
+  };
 }
 
 /** Events of a server. */

@@ -1,10 +1,12 @@
 /**
  * The simulator's constants, measured on this project's netlab (bridge, namespaces, tc-shaped
- * ports) with the current data path — see the README's "Simulating 10 000 nodes" for the runs and
- * how far the simulation lands from them. Re-measure when the data path changes.
+ * ports) with the current data path on 2026-12-01 (README, "Performance" and "Simulating 10 000
+ * nodes"), and the runs the simulation is checked against. Re-measure when the data path changes.
  *
  * @module
  */
+
+import type { SharedHost } from "./simulator.ts";
 
 /** What the simulator takes from measurements. */
 export interface Calibration {
@@ -22,12 +24,57 @@ export interface Calibration {
   relinkSeconds: number;
 }
 
-/** Measured values (placeholders until the calibration runs; see the README). */
+/**
+ * Measured values:
+ * - efficiency: one node at 200 Mbit/s moves 200 MB in 8.45 s and at 1 Gbit/s 1 GB in 8.45 s
+ *   (`deno task bench:peers`), 8.00 s of payload at the port rate: 0.957 once start and hop are out;
+ * - hop delay: the copies' last writes, head to tail, 8–20 ms per hop at 200 Mbit/s (median 13);
+ * - start: the report's clock starts with the links; 50 ms to the first byte;
+ * - detection: a hung node is failed 3–4 s after it stops (the 3 s stall timeout, 250 ms checks);
+ * - repair: 24–34 ms from the decision to the child fed again (`deno task bench:repair`).
+ */
 export const CALIBRATION: Calibration = {
-  efficiency: 0.95,
-  hopDelaySeconds: 0.01,
-  startupSeconds: 0.4,
-  linkSecondsPerLevel: 0.005,
+  efficiency: 0.957,
+  hopDelaySeconds: 0.013,
+  startupSeconds: 0.05,
+  linkSecondsPerLevel: 0,
   detectSeconds: 3.5,
-  relinkSeconds: 0.01,
+  relinkSeconds: 0.03,
 };
+
+/**
+ * The netlab's host: 2 cores for the server and every node. Fitted to the 1 Gbit/s runs below,
+ * where from 4 nodes on the cores, not the ports, set the pace (a node measured 3.6–4.1 CPU-s/GB
+ * of its own, the server's share comes on top); and the 200 Mbit/s slope of 42 ms per added node,
+ * of which 13 ms is the hop.
+ */
+export const NETLAB_HOST: SharedHost = { cores: 2, cpuSecondsPerGB: 4.5, waitSecondsPerProcess: 0.03 };
+
+/** A measured netlab run: kad's time for each node count. */
+export interface MeasuredRuns {
+  /** The command that measured them. */
+  command: string;
+  /** Port rate, bits per second. */
+  rateBps: number;
+  /** Stream bytes. */
+  bytes: number;
+  /** [nodes, seconds] (a chain, default options). */
+  seconds: [number, number][];
+}
+
+/** The runs of README "Performance" that the simulation must land within 5 % of. */
+export const NETLAB_RUNS: MeasuredRuns[] = [
+  {
+    command: "deno task bench:peers",
+    rateBps: 200e6,
+    bytes: 200e6,
+    seconds: [[1, 8.45], [2, 8.49], [4, 8.54], [8, 8.68], [12, 8.92]],
+  },
+  {
+    command:
+      "deno task bench:peers -- --nodes 1,2,4,8 --size 1GB --rate 1gbit --tools kad,kad-insecure,socat",
+    rateBps: 1e9,
+    bytes: 1e9,
+    seconds: [[1, 8.45], [2, 8.81], [4, 9.22], [8, 18.73]],
+  },
+];

@@ -58,6 +58,21 @@ export interface Scenario {
   slowSpeed: number;
   /** Seed of the random choices (which nodes fail or are slow, when they fail). */
   seed: number;
+  /** Every process on one host, as on the netlab; absent for a real cluster (a machine per node). */
+  sharedHost?: SharedHost | null;
+}
+
+/**
+ * One host running the server and every node (the netlab): its cores bound the stream's rate, and
+ * each process waits its turn for them at every hop.
+ */
+export interface SharedHost {
+  /** CPU cores. */
+  cores: number;
+  /** CPU seconds each node process spends per GB of stream (the server's share folded in). */
+  cpuSecondsPerGB: number;
+  /** Seconds each process adds to the end of the run by waiting for a core. */
+  waitSecondsPerProcess: number;
 }
 
 /** What a simulated run ends with. */
@@ -117,9 +132,14 @@ export function simulate(scenario: Scenario): SimulationResult {
     const speed = slow.has(node) ? portRate * scenario.slowSpeed : portRate;
     return Math.min(uplink, speed, node === SERVER_NAME ? Infinity : portRate);
   };
+  const host = scenario.sharedHost ?? null;
   const streamRate = (): number => {
     let rate = capacity(SERVER_NAME);
     for (const name of names) if (!failed.has(name)) rate = Math.min(rate, capacity(name));
+    if (host !== null) {
+      const live = names.length - failed.size;
+      rate = Math.min(rate, (host.cores * 1e9) / (live * host.cpuSecondsPerGB));
+    }
     return rate;
   };
   /** Carries out the coordinator's commands at `nowMs`: every adoption it asks for is made. */
@@ -162,6 +182,7 @@ export function simulate(scenario: Scenario): SimulationResult {
     if (hung) time += scenario.relinkSeconds;
   }
   time += (scenario.bytes - sent) / streamRate();
+  if (host !== null) time += (names.length - failed.size) * host.waitSecondsPerProcess;
   const sourceEnd = time;
   let last = sourceEnd;
   for (const [name, depth] of liveDepths(coordinator)) {

@@ -1,7 +1,9 @@
 /**
  * Hung nodes at full speed, on loopback and on a netlab with 1 Gbit/s ports: the first, a middle
  * and the last node of a chain stopped (SIGSTOP) for 10 s, an inner node of a fan-out 2 tree, and
- * a node cut off by taking its port down. `deno task test:chaos` (root for the netlab ones).
+ * a node cut off by taking its port down; and a middle node at 20 MB/s (160 Mbit/s ports), where
+ * the ring covers less than the detection. Each prints the pause it cost the source.
+ * `deno task test:chaos` (root for the netlab ones).
  */
 
 import { assertEquals } from "../_helpers/assert.ts";
@@ -51,3 +53,14 @@ for (
     },
   });
 }
+
+Deno.test({
+  name: "chaos netlab 160 Mbit/s (20 MB/s): n3 of a chain of 6 stopped 10 s → the 5 others verified",
+  ignore: !root,
+  fn: async () => {
+    await using lab = await Netlab.create({ hosts: 7, shape: { rate: "160mbit" } });
+    const outcome = await hangOneNode(variant, { nodes: 6, hang: 3, how: "stop", bench: "600MB", lab });
+    assertEquals(outcome.byName.n3.error?.code, "TIMEOUT");
+    console.log(`  pause: the source stood still ${outcome.pauseSeconds.toFixed(1)} s`);
+  },
+});
