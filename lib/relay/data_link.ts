@@ -43,7 +43,6 @@ export async function connectTo(
   } finally {
     clearTimeout(timer);
   }
-  conn.setNoDelay(true);
   return tls === null ? conn : await startClientTls(conn, tls, peer, timeoutMs);
 }
 

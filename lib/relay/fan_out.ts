@@ -123,14 +123,16 @@ export interface FanOutOptions {
  */
 export const WRITE_TIMEOUT_FACTOR = 2;
 
-/** Default window: 16 slots (1 MiB ahead of the slowest output, as 4 × 256 KiB measured best). */
-export const DEFAULT_SLOTS = 16;
+/** Default window: 8 slots (1 MiB ahead of the slowest output, as 4 × 256 KiB measured best). */
+export const DEFAULT_SLOTS = 8;
 /**
  * Default payload bytes per slot, so per sealed frame: a node forwards a frame once it is whole
- * and checked, so each hop adds the time one frame takes on the wire (2.6 ms at 200 Mbit/s; 256 KiB
- * frames added 10.5 ms). Per-hop CPU on loopback measured the same for 64 and 256 KiB.
+ * and checked, so each hop adds the time one frame takes on the wire (5.2 ms at 200 Mbit/s; 256 KiB
+ * frames added 10.5 ms). Smaller frames cost CPU where nodes share cores: 16 nodes on 2 cores, 300 MB,
+ * took 12.5–14.0 CPU-s with 256 KiB frames, 14.7 with 128 KiB, 15.7–16.4 with 64 KiB (and 64 nodes
+ * on 2 cores then starved some past the stall timeout).
  */
-export const DEFAULT_SLOT_BYTES = 64 * 1024;
+export const DEFAULT_SLOT_BYTES = 128 * 1024;
 /** Default bytes retained for repairs. */
 export const DEFAULT_RING_BYTES = 32 * 1024 * 1024;
 

@@ -172,7 +172,6 @@ export class UpstreamAcceptor {
         this.#wake();
         return;
       }
-      if ("setNoDelay" in raw) (raw as Deno.TcpConn).setNoDelay(true);
       const conn = new FrameConn(raw, { peer: "upstream", idleTimeoutMs: this.#options.handshakeTimeoutMs });
       this.#limitPending();
       this.#vetting.add(conn);

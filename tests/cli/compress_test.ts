@@ -12,6 +12,7 @@ import { hasTool } from "../../lib/process/host_tool.ts";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { deploy, KadProcess, KadServer, kadVariants, startJoin } from "../_helpers/kad_cli.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
+import { ChaosRun } from "../_helpers/chaos.ts";
 
 const variant = kadVariants().at(-1)!;
 const ignore = !hasTool("zstd");
@@ -129,5 +130,22 @@ Deno.test({
     const { code, report } = await server.result();
     assertEquals([code, node.code], [0, 0], node.stderr);
     assertEquals(report!.nodes.map((n) => n.status), ["ok"]);
+  },
+});
+
+Deno.test({
+  name:
+    "compress: node 2 of 3 killed -9 mid-stream → node 3 is repaired in the compressed stream, its copy identical",
+  ignore,
+  fn: async () => {
+    await using run = new ChaosRun(variant, { names: ["a", "b", "c"], serveArgs: ["--compress", "zstd"] });
+    await run.start();
+    await run.feed((fraction) => {
+      if (fraction >= 0.5 && fraction < 0.55) run.nodes.b.kill("SIGKILL");
+    });
+    const { byName, report } = await run.outcome(); // every node reported ok holds exactly the source
+    assertEquals([byName.a.status, byName.b.status, byName.c.status], ["ok", "failed", "ok"]);
+    assertEquals(report.repairs.find((r) => r.child === "c")?.upstream, "a");
+    assertEquals(report.compression, "zstd:3");
   },
 });
