@@ -131,7 +131,7 @@ export class FrameConn {
    * tick that finds a read waiting with none completed since the tick before, and only while this
    * process was running: a tick that comes late (a CPU-starved machine, a paused process) counts
    * one interval, not the delay, which is not the peer's. So the timeout fires between one and
-   * one and a quarter times its value after the peer fell silent, never early.
+   * one and a half times its value after the peer fell silent, never early.
    */
   #watch(): void {
     const now = performance.now();
