@@ -21,15 +21,14 @@ import {
 } from "../protocol/messages.ts";
 import { type ChildLink, connectChild, type LinkSecurity } from "../relay/data_link.ts";
 import { Downstream } from "../relay/downstream.ts";
-import { FanOut, type FanOutOptions, type FanOutput, relayFanOut } from "../relay/fan_out.ts";
+import { FanOut, type FanOutOptions, relayFanOut } from "../relay/fan_out.ts";
 import { UpstreamAcceptor } from "../relay/upstream_acceptor.ts";
 import { type ByteCounter, relayFrames } from "../relay/stream_pump.ts";
 import { linkKeyContext, streamKeyContext } from "../security/handshake.ts";
-import { StreamSeal } from "../security/stream_seal.ts";
+import type { StreamSeal } from "../security/stream_seal.ts";
 import { openKey } from "../security/sealed_key.ts";
-import { openSink } from "../sink/open_sink.ts";
-import { DecompressingSink } from "../sink/decompressing_sink.ts";
-import type { Sink } from "../sink/sink.ts";
+import { NodeSink } from "./node_sink.ts";
+import { verdictOf } from "./stream_verdict.ts";
 import { Adopter } from "./adopter.ts";
 import type { NodeOptions } from "./join.ts";
 import { logger } from "../log.ts";
@@ -63,8 +62,7 @@ export class NodeRelay {
   #upstream: FrameConn | null = null;
   #fanOut: FanOut | null = null;
   #downstream: Downstream | null = null;
-  #sink: Sink | null = null;
-  #sinkError: WireError | null = null;
+  #sink: NodeSink | null = null;
   /** First fatal reason: set by an abort from the server, the operator, or the stream. */
   #abortReason: KadError | null = null;
   #startedAt = 0;
@@ -202,7 +200,7 @@ export class NodeRelay {
       await fanOut.finish(this.#options.timeoutMs);
       const ended = downstream.end({ type: FrameType.END, body: end, offset: this.#counter.bytes });
       const { hash, verdict: received } = verdictOf(this.#counter.bytes, integrity, end);
-      const verdict = await this.#settleSink(received, end.rawBytes);
+      const verdict = await this.#sink!.settle(received, end.rawBytes);
       await this.#adopter.close();
       await ended;
       await downstream.settled(); // children adopted while the stream ended
@@ -239,13 +237,14 @@ export class NodeRelay {
   /** Opens the sink and the fan-out that feeds it and the children. */
   async #startFanOut(): Promise<{ fanOut: FanOut; downstream: Downstream }> {
     const options = this.#options;
-    this.#sink = await openSink(options.sink, options.compression);
-    const sinkOutput = this.#sinkOutput(this.#sink);
+    const leave = options.abortOnSinkError ? (error: KadError) => this.abort(error) : null;
+    const sink = this.#sink = await NodeSink.open(options.sink, options.compression, leave);
+    const sinkOutput = sink.output;
     const fanOut = this.#fanOut = new FanOut([sinkOutput], {
       ...this.#fanOutOptions,
       onOutputError: (output, error) => {
         // by identity: a child may well be named "sink"
-        if (output === sinkOutput) this.#sinkFailed(wireError(error, "LWF"));
+        if (output === sinkOutput) sink.failed(wireError(error, "LWF"));
         else this.#linkProblem(output.name, wireError(error, "NWF"));
       },
     });
@@ -284,30 +283,6 @@ export class NodeRelay {
         upstream = await this.#awaitNewUpstream(upstream.peer, error as KadError);
       }
     }
-  }
-
-  /**
-   * Finishes the sink; commits it on a verified copy, else aborts it. Returns the verdict. On a
-   * compressed stream, the sink must have got the source's `rawBytes`.
-   */
-  async #settleSink(verdict: WireError | null, rawBytes: number | null): Promise<WireError | null> {
-    const sink = this.#sink!;
-    try {
-      await sink.finish();
-    } catch (error) {
-      // a failed write already carries the exit status; otherwise the exit status is the reason
-      this.#sinkError ??= wireError(error, "LWF");
-    }
-    verdict = this.#sinkError ?? verdict;
-    if (verdict === null && sink instanceof DecompressingSink && sink.rawBytes !== rawBytes) {
-      verdict = {
-        code: "BBC",
-        message: `Decompressed to ${sink.rawBytes} bytes, the source had ${rawBytes}`,
-      };
-    }
-    if (verdict === null) await sink.commit();
-    else await sink.abort();
-    return verdict;
   }
 
   /** The node is out: aborts the sink; an abort goes on down the tree, a failure leaves a repair. */
@@ -365,22 +340,6 @@ export class NodeRelay {
     return upstream;
   }
 
-  #sinkOutput(sink: Sink): FanOutput {
-    return {
-      name: `sink (${sink.description})`,
-      view: "payload",
-      write: (bytes) => sink.write(bytes),
-      abort: () => void sink.abort(),
-    };
-  }
-
-  #sinkFailed(error: WireError): void {
-    this.#sinkError ??= error;
-    if (this.#options.abortOnSinkError) {
-      this.abort(new KadError(error.code, `${error.message} (--abort-on-sink-error)`));
-    }
-  }
-
   #linkProblem(child: string, error: WireError): void {
     log.debug("Link to {child}: {code}: {message}", { child, ...error });
     if (!this.links.some((l) => l.to === child && l.error.code === error.code)) {
@@ -418,33 +377,4 @@ const PARK_MS = 5000;
 function isLinkLoss(error: unknown): boolean {
   if (error instanceof AbortReceivedError || !(error instanceof KadError)) return false;
   return error.code === "NRF" || error.code === "TIMEOUT";
-}
-
-/**
- * What the node got, against the source's END: the hash it reports (its own over every byte, or on
- * a sealed stream the source's, once its chain of seals is the source's) and its verdict.
- */
-function verdictOf(
-  bytes: number,
-  integrity: StreamHasher | StreamSeal,
-  end: EndMessage,
-): { hash: string; verdict: WireError | null } {
-  const sealed = integrity instanceof StreamSeal;
-  const own = sealed ? integrity.chainDigest() : integrity.digest();
-  const matches = own === (sealed ? end.seals : end.hash);
-  // a sealed copy has the source's hash when its seals match, and no hash of its own otherwise
-  const hash = sealed ? (matches ? end.hash : "") : own;
-  if (bytes !== end.bytes) {
-    return {
-      hash,
-      verdict: { code: "BBC", message: `Received ${bytes} bytes, the source sent ${end.bytes}` },
-    };
-  }
-  if (!matches) {
-    const what = sealed
-      ? "The frames' seals differ from the source's"
-      : "Hash of the received stream differs from the source's";
-    return { hash, verdict: { code: "HASH", message: what } };
-  }
-  return { hash, verdict: null };
 }
