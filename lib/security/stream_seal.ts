@@ -64,7 +64,10 @@ export class StreamSeal {
   seal(frame: Uint8Array, first: boolean): void {
     const length = frame.length - SEAL_TRAILER_BYTES;
     const trailer = frame.subarray(length);
-    this.#nonceView.setBigUint64(0, BigInt(this.#sealed++));
+    // the emission counter, big-endian, without a BigInt per frame (it stays below 2^53)
+    const count = this.#sealed++;
+    this.#nonceView.setUint32(0, Math.floor(count / 2 ** 32));
+    this.#nonceView.setUint32(4, count >>> 0);
     trailer.set(this.#nonce);
     this.#umac.tag(this.#placed(frame, length), length, this.#nonce, trailer.subarray(NONCE_BYTES));
     if (first) this.#chain.update(this.#umac.lastHash);

@@ -52,7 +52,7 @@ export class Umac64 {
   readonly #pdf: ReturnType<typeof createCipheriv>;
   /** The last PDF input (a nonce with its low bit cleared, zero-padded) and its pad block. */
   readonly #padBlock = new Uint8Array(16);
-  #pad: Uint8Array = new Uint8Array(16);
+  readonly #pad = new Uint8Array(16);
   #padValid = false;
 
   /** An instance keyed by `key` ({@link UMAC64_KEY_BYTES} bytes) with `regionBytes` of message room. */
@@ -135,7 +135,7 @@ export class Umac64 {
     block.set(nonce.subarray(0, 8));
     block[7] &= 0xfe;
     block.fill(0, 8);
-    this.#pad = new Uint8Array(this.#pdf.update(block));
+    this.#pad.set(this.#pdf.update(block));
     this.#padValid = true;
     return this.#pad;
   }
