@@ -47,19 +47,29 @@ Deno.test("sources: a FIFO is served as a stream, opened when the deployment sta
   assertMatch(report!.source, /^FIFO /);
 });
 
-/** kad run as the unprivileged user nobody. */
-function asNobody(denoDir: string): KadVariant {
+const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+
+/**
+ * The deno executable as nobody can run it: this one, or a copy in `dir` when nobody cannot reach
+ * it (`npx deno` keeps it under /root).
+ */
+async function denoForNobody(dir: string): Promise<string> {
+  const deno = Deno.execPath();
+  const reachable = await new Deno.Command(NOBODY[0], { args: [...NOBODY.slice(1), "test", "-x", deno] })
+    .output();
+  if (reachable.success) return deno;
+  const copy = join(dir, "deno-bin");
+  await Deno.copyFile(deno, copy);
+  await Deno.chmod(copy, 0o755);
+  return copy;
+}
+
+/** kad run as the unprivileged user nobody, with `deno` as its deno. */
+function asNobody(denoDir: string, deno: string): KadVariant {
+  const [first, ...rest] = variant.argv;
   return {
     name: `${variant.name} as nobody`,
-    argv: [
-      "setpriv",
-      "--reuid=65534",
-      "--regid=65534",
-      "--clear-groups",
-      "env",
-      `DENO_DIR=${denoDir}`,
-      ...variant.argv,
-    ],
+    argv: [...NOBODY, "env", `DENO_DIR=${denoDir}`, first === Deno.execPath() ? deno : first, ...rest],
   };
 }
 
@@ -79,7 +89,7 @@ Deno.test({
     await Deno.chmod(join(golden, "etc/shadow"), 0o600);
     await Deno.writeFile(join(dir.path, "secret.img"), new Uint8Array(10), { mode: 0o600 });
     await Deno.chmod(join(dir.path, "secret.img"), 0o600);
-    const nobody = asNobody(denoDir);
+    const nobody = asNobody(denoDir, await denoForNobody(dir.path));
     assertRefusedBeforeListening(
       await new KadProcess(nobody, ["serve", golden, "--clients", "1"]).result(),
       /^kad: Cannot serve ".*golden" as user 65534: 1 entries cannot be read \(.*golden\/etc\/shadow: permission denied\): run kad serve as root, or leave them out with --exclude\n$/,
