@@ -44,6 +44,15 @@ export {
   type ServeProgress,
   Server,
 } from "./lib/server/serve.ts";
+export type { NodeProgress } from "./lib/server/serve_events.ts";
+export {
+  type DeploymentStatus,
+  type NodeState,
+  type NodeStatus,
+  StatusBoard,
+  type ThroughputSample,
+} from "./lib/status/deployment_status.ts";
+export { StatusServer, type StatusServerOptions, type StatusSource } from "./lib/status/status_server.ts";
 export type { Refusal } from "./lib/server/admission.ts";
 export type { StartTrigger } from "./lib/server/start_trigger.ts";
 export { join, type JoinEvent, type JoinOptions, type JoinResult } from "./lib/node/join.ts";

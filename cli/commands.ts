@@ -97,6 +97,22 @@ export const SERVE_FLAGS = {
   hash: choiceFlag("hash", HASH_ALGORITHMS, "stream hash", DEFAULT_HASH),
   compress: compressFlag(),
   report: textFlag("report", "FILE", "write the JSON report to FILE"),
+  ui: textFlag(
+    "ui",
+    "[HOST:]PORT",
+    "serve a live status page (on loopback unless HOST is given; another HOST needs the join token or --ui-token-file)",
+  ),
+  uiToken: textFlag(
+    "ui-token",
+    "TOKEN",
+    "--ui: the page's own token instead of the join token (visible in ps: prefer --ui-token-file)",
+  ),
+  uiTokenFile: textFlag("ui-token-file", "FILE", "--ui: read the page's own token from FILE"),
+  statusFile: textFlag(
+    "status-file",
+    "FILE",
+    "rewrite FILE with the status as JSON every second (atomically)",
+  ),
   stallTimeout: secondsFlag(
     "stall-timeout",
     "a streaming node silent this long (no heartbeat) is failed and repaired around",

@@ -13,6 +13,7 @@ import { type FlagSpec, given, hostPort, type ParsedFlags, read, UsageError } fr
 import { COMMON, JOIN_FLAGS as F } from "./commands.ts";
 import { DEFAULT_CONTROL_PORT } from "../lib/protocol/frame.ts";
 import { formatProgress, ProgressLine } from "./progress.ts";
+import { roundSeconds } from "../lib/time/seconds.ts";
 import { INSECURE_WARNING, tokenChoice } from "./join_token_option.ts";
 import { nodeTls } from "./tls_option.ts";
 import { interruptSignal } from "./signals.ts";
@@ -59,7 +60,10 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
       postInstall: postInstall(flags),
       signal: interrupt.signal,
       onEvent: (event) => {
-        if (json) out.write(JSON.stringify({ event: event.type, ...eventBody(event) }) + "\n");
+        if (json) {
+          const t = roundSeconds((performance.now() - startedAt) / 1000);
+          out.write(JSON.stringify({ event: event.type, t, ...eventBody(event) }) + "\n");
+        }
         if (event.type === "planned") receiveStart = performance.now();
         if (event.type === "progress") {
           progress.update(formatProgress({

@@ -49,7 +49,11 @@ export async function tokenChoice(
   );
 }
 
-async function readTokenFile(path: string): Promise<string> {
+/**
+ * Reads a token file.
+ * @throws {ConfigError} when it cannot be read.
+ */
+export async function readTokenFile(path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {

@@ -63,12 +63,16 @@ export function formatProgress(state: ProgressState): string {
   return parts.join("  ");
 }
 
-/** A progress line that redraws on a terminal and prints every `plainEveryMs` otherwise. */
+/**
+ * A progress line (or block of lines) that redraws in place on a terminal and prints every
+ * `plainEveryMs` otherwise.
+ */
 export class ProgressLine {
   readonly #out: TextOut;
   readonly #plainEveryMs: number;
   #lastPlain = -Infinity;
-  #drawn = false;
+  /** Lines on screen now. */
+  #drawn = 0;
 
   /** Creates a progress line on `out`. */
   constructor(out: TextOut, plainEveryMs = 5000) {
@@ -76,11 +80,11 @@ export class ProgressLine {
     this.#plainEveryMs = plainEveryMs;
   }
 
-  /** Shows `text`. */
+  /** Shows `text` (lines separated by newlines). */
   update(text: string): void {
     if (this.#out.isTerminal) {
-      this.#out.write(`\r\x1b[2K${text}`);
-      this.#drawn = true;
+      this.#out.write(this.#erase() + text);
+      this.#drawn = text.split("\n").length;
       return;
     }
     const now = performance.now();
@@ -92,7 +96,13 @@ export class ProgressLine {
 
   /** Ends the line so other output starts on a fresh one. */
   clear(): void {
-    if (this.#drawn) this.#out.write("\r\x1b[2K");
-    this.#drawn = false;
+    if (this.#drawn > 0) this.#out.write(this.#erase());
+    this.#drawn = 0;
+  }
+
+  /** Moves to the start of what was drawn and erases it to the end of the screen. */
+  #erase(): string {
+    const up = this.#drawn > 1 ? `\x1b[${this.#drawn - 1}A` : "";
+    return `\r${up}\x1b[J`;
   }
 }

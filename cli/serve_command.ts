@@ -11,12 +11,13 @@ import type { StartTrigger } from "../lib/server/start_trigger.ts";
 import type { SourceSpec } from "../lib/source/source.ts";
 import { type FlagSpec, type ParsedFlags, read, UsageError } from "./flags.ts";
 import { COMMON, SERVE_FLAGS as F } from "./commands.ts";
-import { formatBytes, formatProgress, ProgressLine } from "./progress.ts";
+import { formatBytes } from "./progress.ts";
 import { renderReport } from "./report_table.ts";
 import { serverTls } from "./tls_option.ts";
 import { INSECURE_WARNING, TOKEN_ENV, type TokenChoice, tokenChoice } from "./join_token_option.ts";
 import { interruptSignal } from "./signals.ts";
 import { stderrOut, stdoutOut, useColor } from "./terminal.ts";
+import { ServeStatus } from "./serve_status.ts";
 
 /** Runs `kad serve`; returns the exit code. */
 export async function serveCommand(flags: ParsedFlags, positionals: string[]): Promise<number> {
@@ -32,12 +33,12 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
   const json = get(COMMON.json)!;
   const err = stderrOut();
   const out = stdoutOut();
-  const progress = new ProgressLine(err);
+  const auth = await tokenChoice(flags, "serve", "server");
+  const tls = await serverTls(flags, "serve");
+  const status = await ServeStatus.start(flags, auth.token, tls, source, err);
   const interrupt = interruptSignal();
   const manual = stdinIsTty ? waitForEnter() : undefined;
   const start: StartTrigger = { clients, waitSeconds, manual, minClients: get(F.minClients) };
-  const auth = await tokenChoice(flags, "serve", "server");
-  const tls = await serverTls(flags, "serve");
   if (auth.token === null) err.write(INSECURE_WARNING + "\n");
   const server = new Server({
     source,
@@ -56,11 +57,11 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     abortOnNodeFailure: get(F.abortOnNodeFailure)!,
     signal: interrupt.signal,
     onEvent: (event) => {
-      if (json) out.write(JSON.stringify(jsonEvent(event, auth)) + "\n");
+      status.apply(event);
+      if (json) out.write(JSON.stringify(jsonEvent(event, auth, status)) + "\n");
       const text = describe(event, stdinIsTty, start);
-      if (event.type === "progress") progress.update(text);
-      else if (text) {
-        progress.clear();
+      if (text) {
+        status.clearView();
         err.write(text + "\n");
       }
       if (event.type === "listening") {
@@ -71,7 +72,7 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
   try {
     await server.listen();
     const report = await server.run();
-    progress.clear();
+    await status.close();
     const reportFile = get(F.report);
     if (reportFile) await writeReport(reportFile, report);
     if (!json) out.write(renderReport(report, useColor(out)));
@@ -80,6 +81,7 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     if (interrupt.exitCode !== null) return interrupt.exitCode;
     throw error;
   } finally {
+    await status.close().catch(() => {});
     interrupt.dispose();
   }
 }
@@ -154,15 +156,6 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
       return `kad: streaming to ${event.plan.nodes.length} node(s) as a ${shape}: ` +
         names.join(event.plan.fanout === 1 ? " → " : ", ");
     }
-    case "progress":
-      return formatProgress({
-        bytes: event.progress.bytes,
-        totalBytes: event.progress.totalBytes,
-        seconds: event.progress.seconds,
-        nodesDone: event.progress.nodesDone,
-        nodesFailed: event.progress.nodesFailed,
-        nodeCount: event.progress.nodeCount,
-      });
     case "phase": {
       const { phase, ok, detail } = event.phase;
       if (ok && (phase === JOINED_PHASE || phase === RECEIVED_PHASE)) return ""; // said by other lines
@@ -180,6 +173,7 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
       } ` +
         `(resent ${formatBytes(r.resentBytes)}, ${r.seconds.toFixed(2)} s)`;
     }
+    case "progress": // the live view shows it
     case "node-done":
     case "done":
       return "";
@@ -210,11 +204,16 @@ function joinHint(host: string, port: number, source: SourceSpec, auth: TokenCho
   return `${intro}\n  kad join --server ${where}:${port} ${token}${tls ? " --tls --ca CA_FILE" : ""} ${sink}`;
 }
 
-function jsonEvent(event: ServeEvent, auth: TokenChoice): Record<string, unknown> {
+/** A JSON event: its name, its time `t` (seconds since the start), then its fields. */
+function jsonEvent(event: ServeEvent, auth: TokenChoice, status: ServeStatus): Record<string, unknown> {
+  const ui = event.type === "listening" && status.uiUrl !== null ? { ui: status.uiUrl } : {};
+  return { event: event.type, t: status.t, ...jsonFields(event, auth), ...ui };
+}
+
+function jsonFields(event: ServeEvent, auth: TokenChoice): Record<string, unknown> {
   switch (event.type) {
     case "listening":
       return {
-        event: "listening",
         host: event.host,
         port: event.port,
         authenticated: auth.token !== null,
@@ -223,32 +222,31 @@ function jsonEvent(event: ServeEvent, auth: TokenChoice): Record<string, unknown
       };
     case "joined":
       return {
-        event: "joined",
         name: event.node.name,
         address: event.node.address,
         count: event.count,
         renamedFrom: event.renamedFrom,
       };
     case "idle":
-      return { event: "idle", seconds: event.seconds };
+      return { seconds: event.seconds };
     case "left":
-      return { event: "left", name: event.name, count: event.count, reason: event.reason };
+      return { name: event.name, count: event.count, reason: event.reason };
     case "refused":
-      return { event: "refused", ...event.refusal };
+      return { ...event.refusal };
     case "planned":
-      return { event: "planned", fanout: event.plan.fanout, nodes: event.plan.nodes };
+      return { fanout: event.plan.fanout, nodes: event.plan.nodes };
     case "progress":
-      return { event: "progress", ...event.progress };
+      return { ...event.progress };
     case "node-done":
-      return { event: "node-done", ...event.node };
+      return { ...event.node };
     case "node-lost":
-      return { event: "node-lost", name: event.name, error: event.error };
+      return { name: event.name, error: event.error };
     case "phase":
-      return { event: "phase", name: event.name, ...event.phase };
+      return { name: event.name, ...event.phase };
     case "repaired":
-      return { event: "repaired", ...event.repair };
+      return { ...event.repair };
     case "done":
-      return { event: "done", report: event.report };
+      return { report: event.report };
   }
 }
 

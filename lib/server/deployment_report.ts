@@ -5,6 +5,7 @@
  * @module
  */
 
+import { roundSeconds } from "../time/seconds.ts";
 import type { HashAlgorithm } from "../integrity/stream_hash.ts";
 import type { WireError } from "../protocol/messages.ts";
 import {
@@ -79,7 +80,7 @@ export function deploymentReport(
     protection: facts.protection,
     compression: facts.compression,
     rawBytes: outcome.rawBytes ?? null,
-    seconds,
+    seconds: roundSeconds(seconds),
     error: outcome.error,
     nodes,
     repairs: [...repairs],

@@ -14,6 +14,7 @@ import {
   type PhaseRecord,
   POST_INSTALL_PHASE,
 } from "../report/phase.ts";
+import { roundSeconds } from "../time/seconds.ts";
 
 /** A node as the server knows it. */
 export interface JoinedNode {
@@ -89,7 +90,7 @@ export class NodeSession {
   /** Records a phase seen `at` seconds into the server's run; returns it, or null past the limit. */
   addPhase(note: PhaseNote, ok: boolean, at: number): PhaseRecord | null {
     if (this.phases.length >= MAX_PHASES_PER_NODE) return null;
-    const record = { phase: note.phase, ok, detail: clipDetail(note.detail), at };
+    const record = { phase: note.phase, ok, detail: clipDetail(note.detail), at: roundSeconds(at) };
     this.phases.push(record);
     return record;
   }

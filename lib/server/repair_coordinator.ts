@@ -22,8 +22,7 @@ import type { RepairRecord } from "../report/report.ts";
 import { LiveTopology } from "../topology/live_topology.ts";
 import { type Plan, SERVER_NAME } from "../topology/planner.ts";
 import type { Adoption, CoordinatorCommand, CoordinatorEvent } from "./repair_commands.ts";
-
-export type { Adoption, CoordinatorCommand, CoordinatorEvent } from "./repair_commands.ts";
+import { roundSeconds } from "../time/seconds.ts";
 
 /** Options of a {@link RepairCoordinator}. */
 export interface RepairCoordinatorOptions {
@@ -275,8 +274,9 @@ export class RepairCoordinator {
   }
 
   #record(repair: RepairRecord, out: CoordinatorCommand[]): void {
-    this.#repairs.push(repair);
-    out.push({ type: "repaired", repair });
+    const record = { ...repair, seconds: roundSeconds(repair.seconds) };
+    this.#repairs.push(record);
+    out.push({ type: "repaired", repair: record });
   }
 
   /** `abortOnNodeFailure`: one node failed, so the whole run stops (once). */

@@ -37,16 +37,16 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from "../net/timeouts.
 import { Admission, type AdmissionDecision, type Introduction } from "./admission.ts";
 import { ABORTED, abortedReport, deploymentReport, nodeResult, type RunFacts } from "./deployment_report.ts";
 import { type JoinedNode, NodeSession, uniqueName } from "./node_session.ts";
-import { type CoordinatorEvent, RepairCoordinator } from "./repair_coordinator.ts";
+import { RepairCoordinator } from "./repair_coordinator.ts";
+import type { CoordinatorEvent } from "./repair_commands.ts";
 import { progressOf, type ServeEvent } from "./serve_events.ts";
 import { ServerFeed } from "./server_feed.ts";
 import { DEFAULT_STALL_TIMEOUT_MS, StallDetector } from "./stall_detector.ts";
-
-export { DEFAULT_STALL_TIMEOUT_MS } from "./stall_detector.ts";
 import { RepairCrew } from "./repair_crew.ts";
 import { type FollowerHost, followNode } from "./node_follower.ts";
 import { type StartTrigger, waitForStart } from "./start_trigger.ts";
 
+export { DEFAULT_STALL_TIMEOUT_MS } from "./stall_detector.ts";
 export type { JoinedNode } from "./node_session.ts";
 export type { ServeEvent, ServeProgress } from "./serve_events.ts";
 

@@ -11,6 +11,7 @@ import type { DeploymentReport, NodeResult, RepairRecord } from "../report/repor
 import type { Plan } from "../topology/planner.ts";
 import type { Refusal } from "./admission.ts";
 import type { JoinedNode, NodeSession } from "./node_session.ts";
+import { roundSeconds } from "../time/seconds.ts";
 
 /** Progress of a running deployment. */
 export interface ServeProgress {
@@ -28,6 +29,16 @@ export interface ServeProgress {
   nodesFailed: number;
   /** Nodes in the plan. */
   nodeCount: number;
+  /** Each joined node's bytes: what it last said it holds. */
+  nodes: NodeProgress[];
+}
+
+/** How far one node is. */
+export interface NodeProgress {
+  /** Node name. */
+  name: string;
+  /** Stream bytes it holds. */
+  bytes: number;
 }
 
 /** Progress from the source's count and the nodes' sessions (the planned ones, `nodeCount` of them). */
@@ -43,11 +54,12 @@ export function progressOf(
   return {
     bytes: sourceBytes,
     totalBytes,
-    seconds,
+    seconds: roundSeconds(seconds),
     slowestNodeBytes: running.length ? Math.min(...running.map((s) => s.lastBytes)) : sourceBytes,
     nodesDone: done,
     nodesFailed: nodeCount - running.length - done,
     nodeCount,
+    nodes: sessions.map((s) => ({ name: s.node.name, bytes: s.lastBytes })),
   };
 }
 

@@ -24,6 +24,8 @@ export interface TreeScan {
   bytes: number;
   /** Entries seen. */
   entries: number;
+  /** Bytes of their tar members: headers (a long name's too) and contents padded to 512-byte blocks. */
+  memberBytes: number;
   /** The first entries that could not be read (at most `maxUnreadable`). */
   unreadable: UnreadableEntry[];
   /** How many could not be read in all. */
@@ -43,7 +45,7 @@ export interface TreeScanOptions {
 /** Walks `root` as `tar -c --one-file-system` would. */
 export async function scanTree(root: string, options: TreeScanOptions): Promise<TreeScan> {
   const excluded = options.excludes.map(globToRegExp);
-  const scan: TreeScan = { bytes: 0, entries: 0, unreadable: [], unreadableCount: 0 };
+  const scan: TreeScan = { bytes: 0, entries: 0, memberBytes: 0, unreadable: [], unreadableCount: 0 };
   const max = options.maxUnreadable ?? 5;
   const unreadable = (path: string, error: unknown) => {
     scan.unreadableCount++;
@@ -65,6 +67,7 @@ export async function scanTree(root: string, options: TreeScanOptions): Promise<
       const childMember = `${member}/${entry.name}`;
       if (excluded.some((pattern) => matchesUnanchored(pattern, childMember))) continue;
       scan.entries++;
+      scan.memberBytes += headerBytes(childMember);
       if (entry.isDirectory) {
         try {
           if ((await Deno.lstat(childPath)).dev !== rootDevice) continue; // another file system
@@ -75,7 +78,9 @@ export async function scanTree(root: string, options: TreeScanOptions): Promise<
         pending.push({ path: childPath, member: childMember });
       } else if (entry.isFile) {
         try {
-          scan.bytes += (await Deno.lstat(childPath)).size;
+          const { size } = await Deno.lstat(childPath);
+          scan.bytes += size;
+          scan.memberBytes += Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
           if (options.checkReadable) (await Deno.open(childPath, { read: true })).close();
         } catch (error) {
           unreadable(childPath, error);
@@ -108,4 +113,28 @@ function reasonOf(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (error instanceof Deno.errors.NotFound) return "vanished while scanned";
   return error instanceof Error ? error.message : String(error);
+}
+
+const TAR_BLOCK = 512;
+/** GNU tar writes its archives in records of this many bytes. */
+const TAR_RECORD = 10_240;
+
+/**
+ * A member's headers as the source's `tar -c --xattrs --acls` writes them (POSIX format): an
+ * extended header block and its records (times, and the path when it does not fit the ustar
+ * header), then the ustar header.
+ */
+function headerBytes(member: string): number {
+  const records = 3 * 30 + (member.length > 99 ? member.length + 12 : 0);
+  return TAR_BLOCK + Math.ceil(records / TAR_BLOCK) * TAR_BLOCK + TAR_BLOCK;
+}
+
+/**
+ * The size of the tar stream a scanned tree makes, about (hard links, sparse files and names
+ * outside ASCII aside): its members, the two zero blocks that end the archive, rounded up to whole
+ * records.
+ */
+export function tarSizeEstimate(scan: TreeScan): number {
+  const archive = TAR_BLOCK + scan.memberBytes + 2 * TAR_BLOCK; // the root "./" too
+  return Math.ceil(archive / TAR_RECORD) * TAR_RECORD;
 }

@@ -125,6 +125,36 @@ Deno.test("bad input: control port in use → exit 2", async () => {
   );
 });
 
+Deno.test("bad input: --ui open to the network with no token, a bad address, a port in use → exit 2", async () => {
+  assertOneLineError(
+    await run(["serve", "/tmp", "--clients", "1", "--insecure", "--ui", "0.0.0.0:0"]),
+    2,
+    /kad: --ui 0\.0\.0\.0:0 opens the status page to the network: it needs a token, and --insecure has none/,
+  );
+  assertOneLineError(
+    await run(["serve", "/tmp", "--clients", "1", "--ui", "localhost"]),
+    2,
+    /--ui takes PORT or HOST:PORT, got "localhost"/,
+  );
+  assertOneLineError(
+    await run(["serve", "/tmp", "--clients", "1", "--ui-token", "0123456789abcdefgh"]),
+    2,
+    /--ui-token is for --ui/,
+  );
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  assertOneLineError(
+    await run(["serve", "/tmp", "--clients", "1", "--ui", String(port)]),
+    2,
+    /^kad: Cannot serve the status page on 127\.0\.0\.1:\d+: .*in use.*\n$/,
+  );
+  assertOneLineError(
+    await run(["serve", "/tmp", "--clients", "1", "--status-file", "/nonexistent-kad/status.json"]),
+    2,
+    /^kad: Cannot write the status file "\/nonexistent-kad\/status.json": .*\n$/,
+  );
+});
+
 Deno.test("bad input: a server that speaks garbage → PROTO, exit 1", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;

@@ -210,17 +210,30 @@ for (const variant of kadVariants()) {
     }
   });
 
-  Deno.test(t("--json writes joined, planned, progress, node-done and done events"), async () => {
-    const server = new KadServer(variant, ["--bench", "300MB", "--clients", "1", "--timeout", "20"]);
-    const port = await server.port;
-    const node = await startJoin(variant, port, "solo", ["--null"], ["--json"]).result();
-    assertEquals((await server.result()).code, 0);
-    const kinds = new Set(server.events.map((e) => e.event));
-    for (const kind of ["listening", "joined", "planned", "node-done", "done"]) assert(kinds.has(kind), kind);
-    const nodeEvents = node.stdout.trim().split("\n").map((l) => JSON.parse(l).event);
-    assertEquals(nodeEvents[0], "listening");
-    assertEquals(nodeEvents.at(-1), "done");
-  });
+  Deno.test(
+    t("--json writes joined, planned, progress, node-done and done events, each with its time"),
+    async () => {
+      const server = new KadServer(variant, ["--bench", "300MB", "--clients", "1"]);
+      const port = await server.port;
+      const node = await startJoin(variant, port, null, ["--null"], ["--json"]).result();
+      assertEquals((await server.result()).code, 0);
+      const kinds = new Set(server.events.map((e) => e.event));
+      for (const kind of ["listening", "joined", "planned", "node-done", "done"]) {
+        assert(kinds.has(kind), kind);
+      }
+      const nodeEvents = node.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      assertEquals(nodeEvents[0].event, "listening");
+      assertEquals(nodeEvents.at(-1).event, "done");
+      for (const events of [server.events, nodeEvents]) {
+        const times = events.map((e) => e.t);
+        assert(
+          times.every((t, i) => Number.isFinite(t) && t >= 0 && (i === 0 || t >= times[i - 1])),
+          "t grows",
+        );
+        assert(times.every((t) => Math.round(t * 1000) / 1000 === t), `t has 3 decimals: ${times}`);
+      }
+    },
+  );
 
   Deno.test(t("kad demo --nodes 2 → both clones identical, exit 0"), async () => {
     const demo = await new KadProcess(variant, ["demo", "--nodes", "2"]).result();
