@@ -118,6 +118,12 @@ export const SERVE_FLAGS = {
     "a streaming node silent this long (no heartbeat) is failed and repaired around",
     DEFAULT_STALL_TIMEOUT_MS,
   ),
+  lateJoins: choiceFlag(
+    "late-joins",
+    ["yes", "no"] as const,
+    "take nodes that join after the start when the stream's first byte can still be had (an image, --bench)",
+    "yes",
+  ),
   abortOnNodeFailure: switchFlag(
     "abort-on-node-failure",
     "stop the whole deployment when any node fails (all or nothing)",

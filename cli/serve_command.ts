@@ -55,6 +55,7 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     connectTimeoutMs: get(COMMON.connectTimeout)!,
     ringBytes: get(COMMON.ring)!,
     abortOnNodeFailure: get(F.abortOnNodeFailure)!,
+    lateJoins: get(F.lateJoins) === "yes",
     signal: interrupt.signal,
     onEvent: (event) => {
       status.apply(event);
@@ -173,6 +174,14 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
       } ` +
         `(resent ${formatBytes(r.resentBytes)}, ${r.seconds.toFixed(2)} s)`;
     }
+    case "late-joined":
+      return `kad: ${event.node.name} joined late: position ${event.node.position}, fed by the server from the first byte`;
+    case "grafted": {
+      if (event.error) {
+        return `kad: ${event.name} could not be fed: ${event.error.code}: ${event.error.message}`;
+      }
+      return `kad: ${event.name} catches up: ${formatBytes(event.resent)} behind the source`;
+    }
     case "progress": // the live view shows it
     case "node-done":
     case "done":
@@ -235,6 +244,10 @@ function jsonFields(event: ServeEvent, auth: TokenChoice): Record<string, unknow
       return { ...event.refusal };
     case "planned":
       return { fanout: event.plan.fanout, nodes: event.plan.nodes };
+    case "late-joined":
+      return { ...event.node };
+    case "grafted":
+      return { name: event.name, offset: event.offset, resent: event.resent, error: event.error };
     case "progress":
       return { ...event.progress };
     case "node-done":

@@ -19,6 +19,8 @@ export type CoordinatorEvent =
   | { type: "adopted"; by: string; child: string; offset: number; resent: number }
   /** `by` could not feed `child` (its bytes are not retained there, or it is unreachable). */
   | { type: "adopt-failed"; by: string; child: string; offset: number | null; reason: WireError }
+  /** A node joined after the start: the server feeds it from the stream's first byte. */
+  | { type: "joined-late"; node: string }
   /** A node's final report on its stream. */
   | { type: "reported"; node: string; error: WireError | null }
   /** The stream failed (the source, or an operator's abort): no more repairs. */
@@ -50,6 +52,8 @@ export type CoordinatorCommand =
   | { type: "lost"; node: string; reason: WireError }
   /** A repair ended, made or failed. */
   | { type: "repaired"; repair: RepairRecord }
+  /** A late joiner is fed (from `offset`, `resent` bytes from the server's ring or source), or failed. */
+  | { type: "grafted"; node: string; offset: number | null; resent: number; error: WireError | null }
   /** Abort the whole deployment. */
   | { type: "abort"; reason: WireError }
   /** Call back with a tick at this time (ms). */

@@ -13,6 +13,7 @@
  *   ring or by re-reading a seekable source; when even that fails, the child fails (GAP or NRF).
  * - A node that finishes before feeding a child it was asked to adopt hands that child on.
  * - With `abortOnNodeFailure`, the first failure aborts the whole deployment instead.
+ * - A node that joins late is grafted under the server, which feeds it from the stream's first byte.
  *
  * @module
  */
@@ -22,7 +23,7 @@ import type { RepairRecord } from "../report/report.ts";
 import { LiveTopology } from "../topology/live_topology.ts";
 import { type Plan, SERVER_NAME } from "../topology/planner.ts";
 import type { Adoption, CoordinatorCommand, CoordinatorEvent } from "./repair_commands.ts";
-import { roundSeconds } from "../time/seconds.ts";
+import { RepairLog } from "./repair_log.ts";
 
 /** Options of a {@link RepairCoordinator}. */
 export interface RepairCoordinatorOptions {
@@ -32,11 +33,6 @@ export interface RepairCoordinatorOptions {
   relinkGraceMs: number;
   /** A fresh key for a data link, or null on an unauthenticated deployment. */
   newKey: () => Uint8Array | null;
-}
-
-interface Pending {
-  record: RepairRecord;
-  startedAt: number;
 }
 
 interface Relink {
@@ -55,9 +51,8 @@ export class RepairCoordinator {
   readonly #finished = new Set<string>();
   /** Each node's upstream: the planned one, then the one the last repair gave it. */
   readonly #upstream = new Map<string, string>();
-  readonly #pending = new Map<string, Pending>();
+  readonly #log = new RepairLog();
   readonly #relinks: Relink[] = [];
-  readonly #repairs: RepairRecord[] = [];
   #failed = false;
   #aborted = false;
 
@@ -83,7 +78,7 @@ export class RepairCoordinator {
 
   /** Every repair decided and ended so far, in order. */
   get repairs(): readonly RepairRecord[] {
-    return this.#repairs;
+    return this.#log.records;
   }
 
   /** The live topology (read-only use). */
@@ -107,6 +102,9 @@ export class RepairCoordinator {
         break;
       case "adopt-failed":
         this.#adoptFailed(event.child, event.by, event.reason, event.offset, now, out);
+        break;
+      case "joined-late":
+        this.#graft(event.node, now, out);
         break;
       case "reported":
         this.#reported(event.node, event.error, now, out);
@@ -136,7 +134,7 @@ export class RepairCoordinator {
   #repairAround(name: string, reason: WireError, now: number, out: CoordinatorCommand[]): void {
     if (!this.#live.has(name)) return;
     out.push({ type: "lost", node: name, reason });
-    this.#pending.delete(name);
+    this.#log.drop(name);
     if (this.#options.abortOnNodeFailure) return this.#abort(name, reason, out);
     if (!this.#repairing) return;
     const removed = this.#live.remove(name)!;
@@ -161,13 +159,18 @@ export class RepairCoordinator {
   #assign(child: string, feeder: string, failed: string, startedAt: number, out: CoordinatorCommand[]): void {
     this.#live.move(child, feeder);
     this.#upstream.set(child, feeder);
-    this.#pending.set(child, {
-      record: { failed, child, upstream: feeder, offset: null, resentBytes: 0, seconds: 0, error: null },
-      startedAt,
-    });
+    this.#log.open(child, { failed, upstream: feeder, startedAt, graft: false });
     const key = this.#options.newKey();
     this.#keys.set(linkId(feeder, child), key);
     out.push({ type: "new-upstream", to: child, upstream: feeder, key });
+  }
+
+  /** A late joiner: the server feeds it, from its ring or its source read again. */
+  #graft(node: string, now: number, out: CoordinatorCommand[]): void {
+    if (this.#live.has(node) || !this.#repairing) return;
+    this.#assign(node, SERVER_NAME, "", now, []); // its PLAN names its upstream
+    this.#log.open(node, { failed: "", upstream: SERVER_NAME, startedAt: now, graft: true });
+    out.push({ type: "server-adopt", adopt: [this.#adoption(SERVER_NAME, node)], released: "" });
   }
 
   #adoption(feeder: string, child: string): Adoption {
@@ -179,15 +182,8 @@ export class RepairCoordinator {
     now: number,
     out: CoordinatorCommand[],
   ): void {
-    const pending = this.#pending.get(event.child);
-    if (!pending || pending.record.upstream !== event.by) return;
-    this.#pending.delete(event.child);
-    this.#record({
-      ...pending.record,
-      offset: event.offset,
-      resentBytes: event.resent,
-      seconds: (now - pending.startedAt) / 1000,
-    }, out);
+    if (!this.#log.pendingFrom(event.child, event.by)) return;
+    out.push(this.#log.close(event.child, { offset: event.offset, resent: event.resent, error: null }, now)!);
   }
 
   /** An adoption failed: the server tries itself; when even it cannot, the child fails. */
@@ -199,21 +195,20 @@ export class RepairCoordinator {
     now: number,
     out: CoordinatorCommand[],
   ): void {
-    const pending = this.#pending.get(child);
-    if (!pending || pending.record.upstream !== by) return;
+    const pending = this.#log.pendingFrom(child, by);
+    if (!pending) return;
     if (by !== SERVER_NAME && this.#repairing) {
-      this.#assign(child, SERVER_NAME, pending.record.failed, pending.startedAt, out);
+      this.#assign(child, SERVER_NAME, pending.failed, pending.startedAt, out);
       out.push({ type: "server-adopt", adopt: [this.#adoption(SERVER_NAME, child)], released: "" });
       return;
     }
-    this.#pending.delete(child);
-    const record = { ...pending.record, offset, seconds: (now - pending.startedAt) / 1000, error: reason };
-    this.#record(record, out);
+    out.push(this.#log.close(child, { offset, resent: 0, error: reason }, now)!);
+    const what = pending.graft ? "Feeding this late joiner" : `Repair after ${pending.failed}`;
     out.push({
       type: "fail-node",
       node: child,
       code: reason.code === "GAP" ? "GAP" : "NRF",
-      message: `Repair after ${record.failed} failed: ${reason.message}`,
+      message: `${what} failed: ${reason.message}`,
     });
   }
 
@@ -253,13 +248,9 @@ export class RepairCoordinator {
   #reported(name: string, error: WireError | null, now: number, out: CoordinatorCommand[]): void {
     this.#finished.add(name);
     if (error !== null && this.#options.abortOnNodeFailure) this.#abort(name, error, out);
-    const own = this.#pending.get(name);
-    if (own && error !== null) { // it gave up waiting for its new upstream
-      this.#pending.delete(name);
-      this.#record({ ...own.record, seconds: (now - own.startedAt) / 1000, error }, out);
-    }
-    for (const [child, pending] of [...this.#pending]) {
-      if (pending.record.upstream !== name) continue;
+    const own = error === null ? null : this.#log.close(name, { offset: null, resent: 0, error }, now);
+    if (own) out.push(own); // it gave up waiting for its new upstream
+    for (const child of this.#log.waitingOn(name)) {
       this.#adoptFailed(
         child,
         name,
@@ -271,12 +262,6 @@ export class RepairCoordinator {
     }
     // a node that ends early (its sink failed under --abort-on-sink-error, a GAP) leaves children behind
     if (error !== null && this.#live.childrenOf(name).length > 0) this.#repairAround(name, error, now, out);
-  }
-
-  #record(repair: RepairRecord, out: CoordinatorCommand[]): void {
-    const record = { ...repair, seconds: roundSeconds(repair.seconds) };
-    this.#repairs.push(record);
-    out.push({ type: "repaired", repair: record });
   }
 
   /** `abortOnNodeFailure`: one node failed, so the whole run stops (once). */

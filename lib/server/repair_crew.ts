@@ -99,6 +99,10 @@ export class RepairCrew {
         return emit({ type: "node-lost", name: command.node, error: command.reason });
       case "repaired":
         return emit({ type: "repaired", repair: command.repair });
+      case "grafted": {
+        const { node, offset, resent, error } = command;
+        return emit({ type: "grafted", name: node, offset, resent, error });
+      }
       case "drop":
         log.debug("{to}: drop {node} ({code}), adopt {adopt}", {
           to: command.to,

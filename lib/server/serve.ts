@@ -31,17 +31,19 @@ import { FailedSource } from "../source/failed_source.ts";
 import { openSource, validateSource } from "../source/open_source.ts";
 import { type Compression, compressionName, requireZstd } from "../compression/zstd.ts";
 import type { SourceSpec } from "../source/source.ts";
-import { type Plan, type PlanOrder, planTopology, SERVER_NAME } from "../topology/planner.ts";
+import { type PlanOrder, planTopology, SERVER_NAME } from "../topology/planner.ts";
 import { logger } from "../log.ts";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from "../net/timeouts.ts";
 import { Admission, type AdmissionDecision, type Introduction } from "./admission.ts";
 import { ABORTED, abortedReport, deploymentReport, nodeResult, type RunFacts } from "./deployment_report.ts";
 import { type JoinedNode, NodeSession, uniqueName } from "./node_session.ts";
+import { LateJoins, Roster } from "./late_joins.ts";
 import { RepairCoordinator } from "./repair_coordinator.ts";
 import type { CoordinatorEvent } from "./repair_commands.ts";
 import { progressOf, type ServeEvent } from "./serve_events.ts";
 import { ServerFeed } from "./server_feed.ts";
-import { DEFAULT_STALL_TIMEOUT_MS, StallDetector } from "./stall_detector.ts";
+import { DEFAULT_STALL_TIMEOUT_MS } from "./stall_detector.ts";
+import { StallWatch } from "./stall_watch.ts";
 import { RepairCrew } from "./repair_crew.ts";
 import { type FollowerHost, followNode } from "./node_follower.ts";
 import { type StartTrigger, waitForStart } from "./start_trigger.ts";
@@ -78,6 +80,8 @@ export interface ServeOptions extends RingGeometry {
   connectTimeoutMs?: number;
   /** Abort the whole deployment as soon as one node fails (all or nothing). */
   abortOnNodeFailure?: boolean;
+  /** Take nodes that join after the start when the stream can be had from its first byte (default true). */
+  lateJoins?: boolean;
   /** Aborts the deployment (operator interrupt). */
   signal?: AbortSignal;
   /** Receives events. */
@@ -89,8 +93,6 @@ export interface ServeOptions extends RingGeometry {
 const log = logger("server");
 const PING_INTERVAL_MS = 1000;
 const PROGRESS_INTERVAL_MS = 1000;
-/** How often silences are checked. */
-const STALL_CHECK_MS = 250;
 /** A node that says its upstream broke while the upstream looks alive is relinked after this. */
 const RELINK_GRACE_MS = 1000;
 /** How often a server that no node has joined says so. */
@@ -124,7 +126,7 @@ export class Server {
   readonly #sessions = new Map<string, NodeSession>();
   readonly #deployment = crypto.randomUUID();
   readonly #tokenKey: Uint8Array | null;
-  readonly #stalls: StallDetector;
+  readonly #stalls: StallWatch;
   /** Aborts the run: the operator's signal, or a node failure under `abortOnNodeFailure`. */
   readonly #abort = new AbortController();
   #abortReason: WireError = ABORTED;
@@ -133,10 +135,10 @@ export class Server {
   #streamInfo: StreamInfo | null = null;
   /** When {@link listen} was called: phases are timed from here. */
   #listenedAt = performance.now();
-  #started = false;
+  #late: LateJoins;
   #joinIndex = 0;
   #joinedWake: (() => void) | null = null;
-  #plan: Plan | null = null;
+  #roster: Roster | null = null;
   #coordinator: RepairCoordinator | null = null;
   #crew: RepairCrew | null = null;
   #feed: ServerFeed | null = null;
@@ -154,11 +156,9 @@ export class Server {
       hash: given.hash ?? DEFAULT_HASH,
     };
     this.#tokenKey = options.token === null ? null : tokenKey(options.token);
-    this.#stalls = new StallDetector({
-      stallMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
-      waitMs: options.timeoutMs,
-      checkEveryMs: STALL_CHECK_MS,
-    });
+    this.#late = new LateJoins(options.lateJoins ?? true, options.source, !!options.compression);
+    const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.#stalls = new StallWatch(stallMs, options.timeoutMs, this.#sessions);
     const onAbort = () => this.#abort.abort();
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -189,7 +189,7 @@ export class Server {
       tls,
       connectTimeoutMs: this.#options.connectTimeoutMs,
       decide: (introduction) => this.#decide(introduction),
-      follow: (session) => followNode(session, this.#host),
+      follow: (session) => (this.#late.accepted(session), followNode(session, this.#host)),
       onRefused: (refusal) => this.#emit({ type: "refused", refusal }),
     });
     this.#emit({ type: "listening", host: this.#options.listen.host, port, tls: tls !== null });
@@ -207,19 +207,20 @@ export class Server {
     const pinger = setInterval(() => this.#broadcast(FrameType.PING, {}), PING_INTERVAL_MS);
     const waitingSince = performance.now();
     const idle = setInterval(() => {
-      if (this.#started || this.#sessions.size > 0) return;
+      if (this.#late.isLate || this.#sessions.size > 0) return;
       this.#emit({ type: "idle", seconds: Math.round((performance.now() - waitingSince) / 1000) });
     }, this.#options.idleNoticeMs ?? IDLE_NOTICE_MS);
     try {
       const count = () => this.#sessions.size;
       await waitForStart(this.#options.start, count, (wake) => this.#joinedWake = wake, this.#abort.signal);
-      this.#started = true;
+      this.#late.started();
       if (this.#abort.signal.aborted) {
         this.#broadcast(FrameType.ABORT, ABORTED);
         return this.#done(abortedReport(this.#facts(""), [...this.#sessions.values()]));
       }
       return await this.#deploy();
     } finally {
+      this.#late.close();
       clearInterval(pinger);
       clearInterval(idle);
       this.close();
@@ -260,7 +261,7 @@ export class Server {
   async #deploy(): Promise<DeploymentReport> {
     const options = this.#options;
     const sessions = [...this.#sessions.values()];
-    const plan = this.#plan = planTopology(
+    const plan = planTopology(
       sessions.map((s) => ({ name: s.node.name, joinIndex: s.node.joinIndex })),
       { fanout: options.fanout, order: options.order },
     );
@@ -281,6 +282,7 @@ export class Server {
         this.#abort.abort();
       },
     });
+    const roster = this.#roster = new Roster(plan.nodes);
     this.#emit({ type: "planned", plan });
     log.debug("Planned {count} nodes, fan-out {fanout}, heads {heads}", {
       count: plan.nodes.length,
@@ -317,10 +319,10 @@ export class Server {
       const sessions = [...this.#sessions.values()];
       this.#emit({
         type: "progress",
-        progress: progressOf(sessions, counter.bytes, source.size, seconds, plan.nodes.length),
+        progress: progressOf(sessions, counter.bytes, source.size, seconds, roster.nodes.length),
       });
     }, PROGRESS_INTERVAL_MS);
-    const stallCheck = setInterval(() => this.#checkStalls(), STALL_CHECK_MS);
+    this.#stalls.start();
     try {
       const heads = plan.heads.map((name) => ({
         address: this.#sessions.get(name)!.node.address,
@@ -330,6 +332,15 @@ export class Server {
       for (const { name, reason } of await feed.linkHeads(heads)) {
         this.#lose(this.#sessions.get(name)!, reason);
       }
+      this.#late.open((session) => {
+        const planned = roster.addLate(session.node.name);
+        session.control.idleTimeoutMs = 0;
+        this.#stalls.watch(planned.name, performance.now());
+        this.#handle({ type: "joined-late", node: planned.name });
+        this.#emit({ type: "late-joined", node: planned });
+        session.control.send(FrameType.PLAN, crew.plan(planned, roster.nodes.length, streamKey, stream))
+          .catch((error) => this.#lose(session, { code: "NNF", message: describeError(error) }));
+      });
       const outcome = this.#outcome = await feed.stream(
         source,
         counter,
@@ -337,6 +348,7 @@ export class Server {
         () => this.#abortReason,
       );
       if (outcome.error !== null) {
+        this.#late.close();
         this.#handle({ type: "stream-failed" });
         // when the heads died mid-stream (NWF) the nodes learn it from their own broken links
         if (outcome.error.code !== "NWF") this.#broadcast(FrameType.ABORT, outcome.error);
@@ -344,17 +356,18 @@ export class Server {
       for (const session of this.#sessions.values()) if (session.report) this.#announce(session);
       const onAbort = () => this.#broadcast(FrameType.ABORT, outcome.error ?? this.#abortReason);
       this.#abort.signal.addEventListener("abort", onAbort, { once: true });
-      await Promise.all(plan.nodes.map((n) => this.#sessions.get(n.name)!.ended));
+      await roster.allEnded((name) => this.#sessions.get(name)!.ended); // late joiners may come meanwhile
+      this.#late.close();
       this.#abort.signal.removeEventListener("abort", onAbort);
       for (const session of this.#sessions.values()) this.#announce(session);
-      const nodes = plan.nodes.map((n) => this.#result(this.#sessions.get(n.name)!, n.position, outcome));
+      const nodes = roster.nodes.map((n) => this.#result(this.#sessions.get(n.name)!, n.position, outcome));
       const seconds = (performance.now() - startedAt) / 1000;
       return this.#done(
         deploymentReport(this.#facts(source.description), outcome, seconds, nodes, coordinator.repairs),
       );
     } finally {
       clearInterval(progress);
-      clearInterval(stallCheck);
+      this.#stalls.stop();
       await feed.settled();
       feed.close();
     }
@@ -371,9 +384,8 @@ export class Server {
    */
   #decide(intro: Introduction): AdmissionDecision {
     const { hello } = intro;
-    if (this.#started) {
-      return { refuse: "REFUSED", message: `Deployment already started: node ${hello.name} is too late` };
-    }
+    const late = this.#late.refusal(hello.name, this.#feed?.fromStart ?? null);
+    if (late !== null) return { refuse: "REFUSED", message: late };
     const mismatch = sinkMismatch(hello.sink, this.#streamInfo!, hello.features);
     if (mismatch !== null) return { refuse: "REFUSED", message: mismatch };
     let name = hello.name;
@@ -398,6 +410,7 @@ export class Server {
       hello.features.includes(POST_INSTALL_FEATURE),
     );
     this.#sessions.set(name, session);
+    this.#late.admit(name);
     for (const note of hello.phases) this.#phase(session, note, true);
     this.#phase(session, { phase: JOINED_PHASE, detail: `from ${intro.remote.hostname}` }, true);
     this.#emit({
@@ -440,7 +453,7 @@ export class Server {
     },
     gone: (session) => {
       const name = session.node.name;
-      if (this.#started) return this.#lose(session, session.lost!);
+      if (this.#late.isLate) return this.#lose(session, session.lost!);
       this.#sessions.delete(name);
       this.#emit({ type: "left", name, count: this.#sessions.size, reason: session.lost!.message });
       this.#joinedWake?.();
@@ -462,24 +475,6 @@ export class Server {
     this.#handle({ type: "node-lost", node: session.node.name, reason: session.lost });
   }
 
-  /** Fails the nodes silent for too long (see stall_detector.ts); their repairs follow. */
-  #checkStalls(): void {
-    for (const { node, silentMs } of this.#stalls.overdue(performance.now())) {
-      const session = this.#sessions.get(node);
-      this.#stalls.forget(node);
-      if (session === undefined) continue;
-      const message = `No word from ${node} for ${(silentMs / 1000).toFixed(1)} s: hung, or cut off`;
-      log.debug("{node} is silent past the stall limit ({limit} ms)", {
-        node,
-        limit: Math.round(this.#stalls.stallMs),
-      });
-      // during its post-install step the loss is that step's (#followPostInstall), else the node's
-      if (session.report === null) session.lost ??= { code: "TIMEOUT", message };
-      else session.endPostInstall({ lost: message });
-      session.control.close();
-    }
-  }
-
   /** The verdict on one node given the source's outcome. */
   #result(session: NodeSession, position: number, outcome: SourceOutcome) {
     const upstream = this.#coordinator?.upstreamOf(session.node.name) ?? "";
@@ -488,7 +483,7 @@ export class Server {
 
   /** Emits node-done once per node, as soon as its verdict is final. */
   #announce(session: NodeSession): void {
-    const planned = this.#plan?.nodes.find((n) => n.name === session.node.name);
+    const planned = this.#roster?.find(session.node.name);
     if (planned === undefined || this.#announced.has(session.node.name)) return;
     if (session.postInstall === "running") return; // its verdict waits for the step's end
     const failedAnyway = session.report?.status === "failed" || session.report === null;

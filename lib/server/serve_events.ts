@@ -8,7 +8,7 @@
 import type { WireError } from "../protocol/messages.ts";
 import type { PhaseRecord } from "../report/phase.ts";
 import type { DeploymentReport, NodeResult, RepairRecord } from "../report/report.ts";
-import type { Plan } from "../topology/planner.ts";
+import type { Plan, PlannedNode } from "../topology/planner.ts";
 import type { Refusal } from "./admission.ts";
 import type { JoinedNode, NodeSession } from "./node_session.ts";
 import { roundSeconds } from "../time/seconds.ts";
@@ -78,6 +78,13 @@ export type ServeEvent =
   | { type: "idle"; seconds: number }
   | { type: "refused"; refusal: Refusal }
   | { type: "planned"; plan: Plan }
+  /** A node that joined after the start took its place: the server feeds it from the first byte. */
+  | { type: "late-joined"; node: PlannedNode }
+  /**
+   * The server feeds a late joiner: from `offset`, `resent` bytes behind the source (from its ring
+   * or its source read again), or it could not (`error`).
+   */
+  | { type: "grafted"; name: string; offset: number | null; resent: number; error: WireError | null }
   | { type: "progress"; progress: ServeProgress }
   | { type: "node-done"; node: NodeResult }
   | { type: "node-lost"; name: string; error: WireError }

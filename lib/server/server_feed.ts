@@ -75,6 +75,11 @@ export class ServerFeed {
     });
   }
 
+  /** True while a node can still be fed from the stream's first byte: the source reads again, or the ring holds it. */
+  get fromStart(): boolean {
+    return this.#source?.openHistory !== undefined || this.#fanOut.oldestOffset === 0;
+  }
+
   /** Links to the heads; returns the heads that could not be reached, with why. */
   async linkHeads(heads: FeedTarget[]): Promise<{ name: string; reason: WireError }[]> {
     const unreachable: { name: string; reason: WireError }[] = [];
@@ -124,9 +129,12 @@ export class ServerFeed {
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
-    await this.#fanOut.finish(options.timeoutMs);
+    // no deadline on the drain: a stalled write fails on the fan-out's write watchdog, and a child
+    // still catching up (a late joiner, a repair from the source read again) may take its time
+    void this.#fanOut.finish();
     const hash = hasher.digest();
-    // heads get the final frame once drained; children the server adopts later get it too
+    // each child gets the final frame once it has written the stream (the others do not wait for
+    // it); children the server adopts later get it too
     void this.#downstream.end(
       error === null
         ? {

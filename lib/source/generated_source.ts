@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ByteHistory } from "../relay/fan_out.ts";
 import type { Source } from "./source.ts";
 
 const PATTERN_BYTES = 1 << 20;
@@ -37,6 +38,22 @@ export class GeneratedSource implements Source {
     p.set(this.#pattern.subarray(at, at + n));
     this.#produced += n;
     return Promise.resolve(n);
+  }
+
+  /** The same bytes from any offset again: a repair or a late joiner can be fed from anywhere. */
+  openHistory(): Promise<ByteHistory> {
+    const pattern = this.#pattern;
+    const size = this.size;
+    return Promise.resolve({
+      readAt(offset: number, into: Uint8Array): Promise<number | null> {
+        if (offset >= size) return Promise.resolve(null);
+        const at = offset % PATTERN_BYTES;
+        const n = Math.min(into.length, size - offset, PATTERN_BYTES - at);
+        into.set(pattern.subarray(at, at + n));
+        return Promise.resolve(n);
+      },
+      close() {},
+    });
   }
 
   /** Nothing to wait for. */

@@ -13,6 +13,7 @@ import { JOINED_PHASE } from "../report/phase.ts";
 import type { NodeResult, RepairRecord } from "../report/report.ts";
 import type { ServeEvent, ServeProgress } from "../server/serve_events.ts";
 import { roundSeconds } from "../time/seconds.ts";
+import type { PlannedNode } from "../topology/planner.ts";
 
 /**
  * Where a node is: joined and waiting for the start, streaming, or — once known — its verdict from
@@ -160,19 +161,13 @@ export class StatusBoard {
       case "left":
         this.#nodes.delete(event.name);
         return;
-      case "planned": {
+      case "planned":
         this.#state = "streaming";
         this.#fanout = event.plan.fanout;
-        for (const planned of event.plan.nodes) {
-          const node = this.#nodes.get(planned.name);
-          if (!node) continue;
-          node.position = planned.position;
-          node.upstream = planned.upstream;
-          node.state = "streaming";
-          if (node.phase === JOINED_PHASE) node.phase = STREAMING_PHASE;
-        }
+        for (const planned of event.plan.nodes) this.#place(planned);
         return;
-      }
+      case "late-joined":
+        return this.#place(event.node);
       case "progress":
         return this.#progress(event.progress);
       case "phase": {
@@ -257,6 +252,16 @@ export class StatusBoard {
       node.bytes = bytes;
     }
     this.#sample({ t: roundSeconds(t), bytes: progress.bytes, slowestBytes: progress.slowestNodeBytes });
+  }
+
+  /** A node takes its place in the stream. */
+  #place(planned: PlannedNode): void {
+    const node = this.#nodes.get(planned.name);
+    if (!node) return;
+    node.position = planned.position;
+    node.upstream = planned.upstream;
+    node.state = "streaming";
+    if (node.phase === JOINED_PHASE) node.phase = STREAMING_PHASE;
   }
 
   /** A node's verdict: its final row. */

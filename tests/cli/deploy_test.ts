@@ -159,24 +159,78 @@ for (const variant of kadVariants()) {
     assertEquals(await compareTrees(source, targets[2]), []);
   });
 
-  Deno.test(t("late joiner → refused with a clear message, exit 1; the deployment goes on"), async () => {
-    await using dir = await tempDir();
-    const targets = await nodeDirs(dir.path, 2);
-    const server = new KadServer(variant, ["-", "--tar", "--clients", "1", "--timeout", "20"], {
-      stdin: true,
-    });
+  Deno.test(
+    t("late joiner while the stream's start is still in the server's ring → taken, both copies verified"),
+    async () => {
+      await using dir = await tempDir();
+      const targets = await nodeDirs(dir.path, 2);
+      await Deno.mkdir(join(dir.path, "golden/etc"), { recursive: true });
+      await Deno.writeTextFile(join(dir.path, "golden/etc/hostname"), "golden\n");
+      const server = new KadServer(variant, ["-", "--tar", "--clients", "1"], { stdin: true });
+      const port = await server.port;
+      const early = startJoin(variant, port, null, ["--to", targets[0]]);
+      await server.joined(1);
+      while (!server.events.some((e) => e.event === "planned")) await new Promise((r) => setTimeout(r, 20));
+      const late = startJoin(variant, port, null, ["--to", targets[1]]);
+      while (!server.events.some((e) => e.event === "grafted")) await new Promise((r) => setTimeout(r, 20));
+      await server.process.write(
+        (await new Deno.Command("tar", { args: ["-C", dir.path, "-c", "golden"], stdout: "piped" }).output())
+          .stdout,
+      );
+      await server.process.closeStdin();
+      assertEquals((await early.result()).code, 0);
+      assertEquals((await late.result()).code, 0);
+      const { code, report } = await server.result();
+      assertEquals(code, 0);
+      assertEquals(report!.nodes.map((n) => [n.position, n.upstream, n.status]), [[1, "server", "ok"], [
+        2,
+        "server",
+        "ok",
+      ]]);
+      for (const target of targets) {
+        assertEquals(await compareTrees(join(dir.path, "golden"), join(target, "golden")), []);
+      }
+    },
+  );
+
+  Deno.test(
+    t("late joiner once the stream's first bytes are gone → refused saying why, exit 1; the deployment goes on"),
+    async () => {
+      const server = new KadServer(variant, ["-", "--clients", "1"], { stdin: true });
+      const port = await server.port;
+      const early = startJoin(variant, port, null, ["--null"]);
+      await server.joined(1);
+      // more than the server's ring (32 MiB) goes by: its first byte is no longer held
+      const chunk = new Uint8Array(1 << 20);
+      for (let i = 0; i < 48; i++) await server.process.write(chunk);
+      while (
+        ((server.events.filter((e) => e.event === "progress").at(-1)?.bytes as number) ?? 0) < 40 << 20
+      ) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const late = await startJoin(variant, port, null, ["--null"]).result();
+      assertEquals(late.code, 1);
+      assertMatch(
+        late.stderr,
+        /^kad: REFUSED: Deployment already started and its first bytes are gone \(standard input cannot be read again\): node \S+ is too late\. To take late joiners, serve an --image file or block device, or give kad serve a --ring larger than the stream\n$/,
+      );
+      await server.process.closeStdin();
+      assertEquals((await early.result()).code, 0);
+      assertEquals((await server.result()).code, 0);
+    },
+  );
+
+  Deno.test(t("--late-joins no → a late joiner is refused even when it could be fed"), async () => {
+    const server = new KadServer(variant, ["--bench", "1GB", "--clients", "1", "--late-joins", "no"]);
     const port = await server.port;
-    const early = startJoin(variant, port, "early", ["--to", targets[0]]);
-    await server.joined(1);
+    const early = startJoin(variant, port, null, ["--null"]);
     while (!server.events.some((e) => e.event === "planned")) await new Promise((r) => setTimeout(r, 20));
-    const late = await startJoin(variant, port, "late", ["--to", targets[1]]).result();
+    const late = await startJoin(variant, port, null, ["--null"]).result();
     assertEquals(late.code, 1);
-    assertMatch(late.stderr, /^kad: REFUSED: Deployment already started: node late is too late\n$/);
-    await server.process.write(
-      (await new Deno.Command("tar", { args: ["-C", dir.path, "-c", "node-2"], stdout: "piped" }).output())
-        .stdout,
+    assertMatch(
+      late.stderr,
+      /REFUSED: Deployment already started: node \S+ is too late \(kad serve --late-joins no\)/,
     );
-    await server.process.closeStdin();
     assertEquals((await early.result()).code, 0);
     assertEquals((await server.result()).code, 0);
   });

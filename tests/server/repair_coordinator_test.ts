@@ -49,6 +49,8 @@ function brief(commands: CoordinatorCommand[]): string[] {
         return `abort: ${c.reason.message}`;
       case "wake":
         return `wake at ${c.at}`;
+      case "grafted":
+        return `grafted ${c.node} from ${c.offset}${c.error ? ` FAILED ${c.error.code}` : ""}`;
     }
   });
 }
@@ -238,4 +240,35 @@ Deno.test("coordinator: a tick that comes a hair early asks to be woken again; t
   };
   assertEquals(run(c, [[0, lost], [999.9, { type: "tick" }]]), ["wake at 1000", "wake at 1000"]);
   assertEquals(run(c, [[1000, { type: "tick" }]]), ["new-upstream c ← b#4", "drop b: c, adopt [c#4]"]);
+});
+
+Deno.test("coordinator: a late joiner is grafted under the server, fed from the start, and not counted a repair", () => {
+  const c = coordinator(["a", "b"]);
+  assertEquals(run(c, [[0, { type: "joined-late", node: "z" }]]), ["server-adopt [z#3] release -"]);
+  assertEquals([c.upstreamOf("z"), c.linkKey("server", "z")?.[0]], ["server", 3]);
+  assertEquals(run(c, [[40, { type: "adopted", by: "server", child: "z", offset: 0, resent: 9000 }]]), [
+    "grafted z from 0",
+  ]);
+  assertEquals(c.repairs, []);
+  // once in, it is repaired around like any node: lost, nobody to adopt
+  assertEquals(run(c, [[50, { type: "node-lost", node: "z", reason: LOST }]]), [
+    "lost z",
+    "server-drop z",
+    "server-adopt [] release z",
+  ]);
+});
+
+Deno.test("coordinator: a late joiner the server cannot feed (its bytes are gone) fails GAP", () => {
+  const c = coordinator(["a"]);
+  const gap = { code: "GAP" as const, message: "offset 0 is no longer retained" };
+  run(c, [[0, { type: "joined-late", node: "z" }]]);
+  assertEquals(run(c, [[5, { type: "adopt-failed", by: "server", child: "z", offset: 0, reason: gap }]]), [
+    "grafted z from 0 FAILED GAP",
+    "fail z GAP",
+  ]);
+});
+
+Deno.test("coordinator: once the stream failed, a late joiner is not grafted", () => {
+  const c = coordinator(["a"]);
+  assertEquals(run(c, [[0, { type: "stream-failed" }], [1, { type: "joined-late", node: "z" }]]), []);
 });
