@@ -97,6 +97,11 @@ export const SERVE_FLAGS = {
   hash: choiceFlag("hash", HASH_ALGORITHMS, "stream hash", DEFAULT_HASH),
   compress: compressFlag(),
   report: textFlag("report", "FILE", "write the JSON report to FILE"),
+  nodesFile: textFlag(
+    "nodes-file",
+    "FILE",
+    "lines `NAME rack=R`: where nodes sit (over their --label); one chain per rack",
+  ),
   ui: textFlag(
     "ui",
     "[HOST:]PORT",
@@ -166,6 +171,11 @@ export const JOIN_FLAGS = {
   abortOnSinkError: switchFlag(
     "abort-on-sink-error",
     "leave the stream when the local sink fails (default: relay on to the nodes behind)",
+  ),
+  label: listFlag(
+    "label",
+    "KEY=VALUE",
+    "a label of this node (repeatable); with rack=R the server forms one chain per rack",
   ),
   phase: listFlag(
     "phase",

@@ -12,8 +12,10 @@ import { parsePhaseNote, type PhaseNote } from "../lib/report/phase.ts";
 import { type FlagSpec, given, hostPort, type ParsedFlags, read, UsageError } from "./flags.ts";
 import { COMMON, JOIN_FLAGS as F } from "./commands.ts";
 import { DEFAULT_CONTROL_PORT } from "../lib/protocol/frame.ts";
-import { formatProgress, ProgressLine } from "./progress.ts";
+import { formatBytes, formatProgress, ProgressLine } from "./progress.ts";
 import { roundSeconds } from "../lib/time/seconds.ts";
+import { parseLabel } from "../lib/topology/racks_file.ts";
+import { MAX_LABELS } from "../lib/protocol/limits.ts";
 import { INSECURE_WARNING, tokenChoice } from "./join_token_option.ts";
 import { nodeTls } from "./tls_option.ts";
 import { interruptSignal } from "./signals.ts";
@@ -57,6 +59,7 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
       ringBytes: get(COMMON.ring),
       abortOnSinkError: get(F.abortOnSinkError),
       phases: phaseNotes(flags),
+      labels: labels(flags),
       postInstall: postInstall(flags),
       signal: interrupt.signal,
       onEvent: (event) => {
@@ -123,6 +126,21 @@ function phaseNotes(flags: ParsedFlags): PhaseNote[] {
   });
 }
 
+/** `--label KEY=VALUE`, repeatable. */
+function labels(flags: ParsedFlags): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const text of read(flags, F.label, "join")!) {
+    try {
+      const { key, value } = parseLabel(text, "Option --label");
+      labels[key] = value;
+    } catch (error) {
+      throw new UsageError(describeError(error), "join");
+    }
+  }
+  if (Object.keys(labels).length > MAX_LABELS) throw new UsageError(`At most ${MAX_LABELS} labels`, "join");
+  return labels;
+}
+
 /** `--post-install CMD [--post-install-timeout S]`. */
 function postInstall(flags: ParsedFlags): PostInstallSpec | null {
   const command = read(flags, F.postInstall, "join");
@@ -180,6 +198,11 @@ function describe(event: JoinEvent): string {
       const renamed = event.renamedFrom === null
         ? ""
         : `; the name ${event.renamedFrom} was taken, so this node is ${event.name} (--name to choose one)`;
+      if (event.resumeFrom) {
+        return `kad: ${event.name} is back in its deployment: taking up its copy at ${
+          formatBytes(event.resumeFrom)
+        } (reading back what it kept first)`;
+      }
       return `kad: ${event.name} joined (node #${event.joinIndex + 1})${renamed}; ` +
         `waiting for the start of ${event.stream.description}`;
     }

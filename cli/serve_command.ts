@@ -18,6 +18,8 @@ import { INSECURE_WARNING, TOKEN_ENV, type TokenChoice, tokenChoice } from "./jo
 import { interruptSignal } from "./signals.ts";
 import { stderrOut, stdoutOut, useColor } from "./terminal.ts";
 import { ServeStatus } from "./serve_status.ts";
+import { ConfigError, describeError } from "../lib/errors.ts";
+import { parseRacksFile } from "../lib/topology/racks_file.ts";
 
 /** Runs `kad serve`; returns the exit code. */
 export async function serveCommand(flags: ParsedFlags, positionals: string[]): Promise<number> {
@@ -56,6 +58,7 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     ringBytes: get(COMMON.ring)!,
     abortOnNodeFailure: get(F.abortOnNodeFailure)!,
     lateJoins: get(F.lateJoins) === "yes",
+    racks: await racksOf(get(F.nodesFile)),
     signal: interrupt.signal,
     onEvent: (event) => {
       status.apply(event);
@@ -151,7 +154,15 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
       return `kad: refused ${name || "a connection"} from ${address}: ${reason}${more}`;
     }
     case "planned": {
-      const shape = event.plan.fanout === 1 ? "chain" : `${event.plan.fanout}-ary tree`;
+      const { fanout, racks, nodes } = event.plan;
+      const shape = fanout === 1 ? "chain" : `${fanout}-ary tree`;
+      if (racks.length > 0) {
+        const each = racks.map(({ rack, first }, i) => {
+          const count = (racks[i + 1]?.first ?? nodes.length + 1) - first;
+          return `${rack || "no rack"}: ${count} from ${nodes[first - 1].name}`;
+        });
+        return `kad: streaming to ${nodes.length} node(s) as one ${shape} per rack (${each.join("; ")})`;
+      }
       const names = event.plan.nodes.slice(0, 12).map((n) => n.name);
       if (event.plan.nodes.length > 12) names.push(`… (${event.plan.nodes.length - 12} more)`);
       return `kad: streaming to ${event.plan.nodes.length} node(s) as a ${shape}: ` +
@@ -175,7 +186,9 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
         `(resent ${formatBytes(r.resentBytes)}, ${r.seconds.toFixed(2)} s)`;
     }
     case "late-joined":
-      return `kad: ${event.node.name} joined late: position ${event.node.position}, fed by the server from the first byte`;
+      return event.rejoin
+        ? `kad: ${event.node.name} is back (position ${event.node.position}): the server feeds it what it lacks`
+        : `kad: ${event.node.name} joined late: position ${event.node.position}, fed by the server from the first byte`;
     case "grafted": {
       if (event.error) {
         return `kad: ${event.name} could not be fed: ${event.error.code}: ${event.error.message}`;
@@ -245,7 +258,7 @@ function jsonFields(event: ServeEvent, auth: TokenChoice): Record<string, unknow
     case "planned":
       return { fanout: event.plan.fanout, nodes: event.plan.nodes };
     case "late-joined":
-      return { ...event.node };
+      return { ...event.node, rejoin: event.rejoin };
     case "grafted":
       return { name: event.name, offset: event.offset, resent: event.resent, error: event.error };
     case "progress":
@@ -261,6 +274,18 @@ function jsonFields(event: ServeEvent, auth: TokenChoice): Record<string, unknow
     case "done":
       return { report: event.report };
   }
+}
+
+/** `--nodes-file FILE`: each listed node's rack. */
+async function racksOf(file: string | undefined): Promise<Map<string, string> | undefined> {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    throw new ConfigError(`Cannot read the nodes file "${file}": ${describeError(error)}`);
+  }
+  return parseRacksFile(text, file);
 }
 
 async function writeReport(path: string, report: DeploymentReport): Promise<void> {

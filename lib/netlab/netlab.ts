@@ -30,6 +30,12 @@ export interface NetlabOptions {
   shape?: PortShape;
   /** Shaping of host 0's port when it differs (the server's own shaped port). */
   serverShape?: PortShape;
+  /**
+   * Two switches instead of one: hosts from `firstOnSecond` on sit on a second bridge, joined to the
+   * first by a trunk (a veth pair) shaped `shape` in both directions — two racks and the link
+   * between their switches.
+   */
+  trunk?: { firstOnSecond: number; shape: PortShape };
 }
 
 /** One host of the lab. */
@@ -42,6 +48,8 @@ export interface NetlabHost {
   address: string;
   /** The switch-side end of its veth (in the root namespace). */
   port: string;
+  /** Its switch: 0, or 1 on the far side of a trunk. */
+  switch: number;
 }
 
 /** A failure to build or drive the lab, with the command's own error. */
@@ -65,13 +73,16 @@ export function canBuildNetlab(): boolean {
 export class Netlab implements AsyncDisposable {
   /** The hosts, by index. */
   readonly hosts: NetlabHost[];
-  /** The bridge's name. */
+  /** The bridge's name (the first switch's). */
   readonly bridge: string;
+  /** The second switch's bridge and the trunk's two ends, when there is a trunk. */
+  readonly #trunk: { bridge: string; near: string; far: string } | null;
   #destroyed = false;
 
-  private constructor(bridge: string, hosts: NetlabHost[]) {
+  private constructor(bridge: string, hosts: NetlabHost[], trunk: boolean) {
     this.bridge = bridge;
     this.hosts = hosts;
+    this.#trunk = trunk ? { bridge: `${bridge}b`, near: `${bridge}ta`, far: `${bridge}tb` } : null;
   }
 
   /** Builds the lab; on a failure half-way, removes what it made and throws {@link NetlabError}. */
@@ -85,11 +96,13 @@ export class Netlab implements AsyncDisposable {
       namespace: `${NETLAB_PREFIX}${tag}-${i}`,
       address: `${subnet}.${i + 1}`,
       port: `kadv${tag}-${i}`,
+      switch: options.trunk && i >= options.trunk.firstOnSecond ? 1 : 0,
     }));
-    const lab = new Netlab(`kadbr${tag}`, hosts);
+    const lab = new Netlab(`kadbr${tag}`, hosts, options.trunk !== undefined);
     try {
       await ip(["link", "add", lab.bridge, "type", "bridge"]);
       await ip(["link", "set", lab.bridge, "up"]);
+      if (lab.#trunk && options.trunk) await lab.#addTrunk(lab.#trunk, options.trunk.shape);
       for (const host of hosts) {
         await lab.#addHost(host);
         const shape = host.index === 0 && options.serverShape ? options.serverShape : options.shape;
@@ -102,10 +115,22 @@ export class Netlab implements AsyncDisposable {
     }
   }
 
+  /** The second switch and the shaped trunk between the two. */
+  async #addTrunk(trunk: { bridge: string; near: string; far: string }, shape: PortShape): Promise<void> {
+    await ip(["link", "add", trunk.bridge, "type", "bridge"]);
+    await ip(["link", "set", trunk.bridge, "up"]);
+    await ip(["link", "add", trunk.near, "type", "veth", "peer", "name", trunk.far]);
+    await ip(["link", "set", trunk.near, "master", this.bridge, "up"]);
+    await ip(["link", "set", trunk.far, "master", trunk.bridge, "up"]);
+    await tcShape([], trunk.near, shape); // towards the second switch
+    await tcShape([], trunk.far, shape); // and back
+  }
+
   async #addHost(host: NetlabHost): Promise<void> {
     await ip(["netns", "add", host.namespace]);
     await ip(["link", "add", host.port, "type", "veth", "peer", "name", "eth0", "netns", host.namespace]);
-    await ip(["link", "set", host.port, "master", this.bridge, "up"]);
+    const bridge = host.switch === 1 && this.#trunk ? this.#trunk.bridge : this.bridge;
+    await ip(["link", "set", host.port, "master", bridge, "up"]);
     await this.ip(host, ["link", "set", "lo", "up"]);
     await this.ip(host, ["addr", "add", `${host.address}/24`, "brd", "+", "dev", "eth0"]);
     await this.ip(host, ["link", "set", "eth0", "up"]);
@@ -143,6 +168,10 @@ export class Netlab implements AsyncDisposable {
       await run(["ip", "netns", "del", host.namespace], true);
       await run(["ip", "link", "del", host.port], true);
     }
+    if (this.#trunk) {
+      await run(["ip", "link", "del", this.#trunk.near], true);
+      await run(["ip", "link", "del", this.#trunk.bridge], true);
+    }
     await run(["ip", "link", "del", this.bridge], true);
   }
 
@@ -157,8 +186,9 @@ export async function sweepStaleNetlabs(): Promise<number> {
   const list = await run(["ip", "netns", "list"], true);
   const stale = list.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(NETLAB_PREFIX));
   for (const ns of stale) await run(["ip", "netns", "del", ns], true);
-  const links = await run(["ip", "-o", "link", "show", "type", "bridge"], true);
-  for (const m of links.matchAll(/^\d+: (kadbr[0-9a-f]{4})[:@]/gm)) {
+  // bridges, and a trunk's veth pair (deleting one end removes both)
+  const links = await run(["ip", "-o", "link", "show"], true);
+  for (const m of links.matchAll(/^\d+: (kadbr[0-9a-f]{4}(?:b|ta)?)[:@]/gm)) {
     await run(["ip", "link", "del", m[1]], true);
   }
   return stale.length;

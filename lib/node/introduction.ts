@@ -145,6 +145,8 @@ async function attempt(
       ],
       nonce,
       phases: [...options.phases ?? []],
+      labels: { ...options.labels },
+      resume: options.resume,
     });
     const sealKey = options.token === null
       ? null

@@ -9,9 +9,16 @@
 import { ConfigError, KadError } from "../errors.ts";
 import type { FrameConn } from "../net/frame_conn.ts";
 import { FrameType } from "../protocol/frame.ts";
-import type { PlanMessage, StreamCompression, StreamInfo, WireError } from "../protocol/messages.ts";
+import type {
+  PlanMessage,
+  ResumeRequest,
+  StreamCompression,
+  StreamInfo,
+  WireError,
+} from "../protocol/messages.ts";
 import type { RingGeometry } from "../relay/fan_out.ts";
 import { validateSink } from "../sink/open_sink.ts";
+import { readResume } from "../sink/resume_record.ts";
 import type { SinkSpec } from "../sink/sink.ts";
 import type { PhaseNote } from "../report/phase.ts";
 import type { PostInstallSpec } from "./post_install.ts";
@@ -57,6 +64,8 @@ export interface JoinOptions extends RingGeometry {
   abortOnSinkError?: boolean;
   /** Phases the node went through before it joined (`--phase`), told to the server in HELLO. */
   phases?: readonly PhaseNote[];
+  /** The node's labels (`--label KEY=VALUE`): with `rack`, the server forms one chain per rack. */
+  labels?: Readonly<Record<string, string>>;
   /**
    * A command run once the copy is verified and in place (`--post-install`); the phases it prints
    * go to the server, and the node fails (`POST`) when it does.
@@ -69,12 +78,20 @@ export interface JoinOptions extends RingGeometry {
 }
 
 /** {@link JoinOptions} with the library's defaults applied. */
-export type ResolvedJoinOptions = JoinOptions & Required<Pick<JoinOptions, "timeoutMs" | "connectTimeoutMs">>;
+export type ResolvedJoinOptions =
+  & JoinOptions
+  & Required<Pick<JoinOptions, "timeoutMs" | "connectTimeoutMs">>
+  & {
+    /** A copy (`--out FILE`) this node was cut off from mid-stream, to take up; null for none. */
+    resume: ResumeRequest | null;
+  };
 
 /** What a node runs with once admitted: its options, its name in the deployment, how the stream comes. */
 export type NodeOptions = ResolvedJoinOptions & {
   /** The stream's compression at the source: the node decompresses before its sink. */
   compression: StreamCompression;
+  /** Where it takes up its copy (the server agreed; 0: from the start). */
+  resumeFrom: number;
 };
 
 /** What a node reports at the end. */
@@ -110,6 +127,8 @@ export type JoinEvent =
     /** The name asked for, when the server gave another because it was taken. */
     renamedFrom: string | null;
     stream: StreamInfo;
+    /** Where it takes up the copy it was cut off from (0 or null: from the start). */
+    resumeFrom: number | null;
   }
   | { type: "planned"; position: number; nodeCount: number; upstream: string; children: string[] }
   | { type: "progress"; bytes: number; streamBytes: number | null }
@@ -142,10 +161,14 @@ export type JoinEvent =
  * ```
  */
 export async function join(given: JoinOptions): Promise<JoinResult> {
+  // a copy cut off mid-stream (killed, rebooted) asks to be taken up, under the name it had
+  const copy = given.sink.kind === "file" ? await readResume(given.sink.path) : null;
   const options: ResolvedJoinOptions = {
     ...given,
+    name: copy && given.renameIfTaken ? copy.record.name : given.name,
     timeoutMs: given.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     connectTimeoutMs: given.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    resume: copy && { deployment: copy.record.deployment, offset: copy.holds },
   };
   await validateSink(options.sink);
   if (options.tls && options.token === null) {
@@ -167,6 +190,7 @@ export async function join(given: JoinOptions): Promise<JoinResult> {
       name: accepted.name,
       renamedFrom: accepted.name === options.name ? null : options.name,
       stream: accepted.stream,
+      resumeFrom: accepted.resumeFrom,
     });
     const plan = await waitForPlan(control, options.signal);
     options.onEvent?.({
@@ -176,7 +200,12 @@ export async function join(given: JoinOptions): Promise<JoinResult> {
       upstream: plan.upstream,
       children: plan.children.map((c) => c.name),
     });
-    const named: NodeOptions = { ...options, name: accepted.name, compression: accepted.stream.compression };
+    const named: NodeOptions = {
+      ...options,
+      name: accepted.name,
+      compression: accepted.stream.compression,
+      resumeFrom: accepted.resumeFrom ?? 0,
+    };
     const result = await new NodeRun(named, control, listener, plan, introduced.sealKey).run();
     options.onEvent?.({ type: "done", result });
     return result;

@@ -23,6 +23,9 @@ import { Downstream } from "../relay/downstream.ts";
 import { FanOut, type FanOutOptions, relayFanOut } from "../relay/fan_out.ts";
 import type { StreamSeal } from "../security/stream_seal.ts";
 import { NodeSink } from "./node_sink.ts";
+import { takeUpKeptCopy } from "./kept_copy.ts";
+import type { FileResume } from "../sink/file_sink.ts";
+import { partialPathOf } from "../sink/resume_record.ts";
 import { verdictOf } from "./stream_verdict.ts";
 import { Adopter } from "./adopter.ts";
 import type { NodeOptions } from "./join.ts";
@@ -80,7 +83,9 @@ export class NodeRelay {
     // the stream key comes sealed in the plan: the ring lives in the seal's memory, checked in place
     const streamKey = keys.stream(plan.streamKey);
     const sealing = streamKey && { key: streamKey, source: false };
-    ({ options: this.#fanOutOptions, seal: this.#seal } = relayFanOut(options, options.timeoutMs, sealing));
+    const { options: fanOut, seal } = relayFanOut(options, options.timeoutMs, sealing);
+    this.#fanOutOptions = { ...fanOut, startOffset: options.resumeFrom };
+    this.#seal = seal;
     this.#adopter = new Adopter({
       self: options.name,
       control,
@@ -98,6 +103,7 @@ export class NodeRelay {
       onFrame,
       childrenHeld: () => this.#downstream?.childrenHeld ?? null,
       abortReason: () => this.#abortReason,
+      startAt: options.resumeFrom,
     });
   }
 
@@ -148,6 +154,13 @@ export class NodeRelay {
     this.#upstream.acknowledge();
   }
 
+  /** A file copy's record (kept beside it while it streams), and where this run takes it up. */
+  get #fileResume(): FileResume | null {
+    const { deployment, frameBytes } = this.#plan;
+    if (this.#options.sink.kind !== "file" || frameBytes <= 0) return null;
+    return { record: { deployment, name: this.#options.name, frameBytes }, from: this.#options.resumeFrom };
+  }
+
   /** How this node opens links to its children. */
   get #linkSecurity(): LinkSecurity {
     const tls = this.#options.tls ?? null;
@@ -159,6 +172,10 @@ export class NodeRelay {
     // a sealed stream is vouched for by its seals, an unsealed one by a hash of every byte
     const integrity = this.#seal ?? await createStreamHasher(parseHashAlgorithm(this.#plan.hashAlgorithm));
     try {
+      const { resumeFrom, sink } = this.#options;
+      if (resumeFrom > 0 && sink.kind === "file") {
+        await takeUpKeptCopy(partialPathOf(sink.path), resumeFrom, this.#plan.frameBytes, integrity);
+      }
       const firstUpstream = this.#upstream.first();
       firstUpstream.catch(() => {});
       await this.#linkChildren();
@@ -213,7 +230,7 @@ export class NodeRelay {
   async #startFanOut(): Promise<{ fanOut: FanOut; downstream: Downstream }> {
     const options = this.#options;
     const leave = options.abortOnSinkError ? (error: KadError) => this.abort(error) : null;
-    const sink = this.#sink = await NodeSink.open(options.sink, options.compression, leave);
+    const sink = this.#sink = await NodeSink.open(options.sink, options.compression, leave, this.#fileResume);
     const sinkOutput = sink.output;
     const fanOut = this.#fanOut = new FanOut([sinkOutput], {
       ...this.#fanOutOptions,

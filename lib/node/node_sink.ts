@@ -12,6 +12,7 @@ import { type StreamCompression, type WireError, wireError } from "../protocol/m
 import type { FanOutput } from "../relay/fan_out.ts";
 import { DecompressingSink } from "../sink/decompressing_sink.ts";
 import { openSink } from "../sink/open_sink.ts";
+import type { FileResume } from "../sink/file_sink.ts";
 import type { Sink, SinkSpec } from "../sink/sink.ts";
 
 /** The sink of one node's relay. */
@@ -41,8 +42,9 @@ export class NodeSink {
     spec: SinkSpec,
     compression: StreamCompression,
     leave: ((error: KadError) => void) | null,
+    resume: FileResume | null = null,
   ): Promise<NodeSink> {
-    return new NodeSink(await openSink(spec, compression), leave);
+    return new NodeSink(await openSink(spec, compression, resume), leave);
   }
 
   /** The sink's first failure, or null. */

@@ -39,6 +39,8 @@ export interface UpstreamFeedOptions extends Omit<UpstreamAcceptorOptions, "park
   childrenHeld: () => number | null;
   /** Why the node stops, once it must: a lost link is then no longer repaired. */
   abortReason: () => KadError | null;
+  /** Bytes it holds already (a copy taken up after a restart): the stream resumes there. */
+  startAt: number;
 }
 
 /** One node's upstream, across the relinks repairs bring. */
@@ -54,6 +56,7 @@ export class UpstreamFeed {
   /** Starts accepting the upstream's link on `listener`. */
   constructor(listener: Deno.Listener, options: UpstreamFeedOptions) {
     this.#options = options;
+    this.#counter.bytes = options.startAt;
     this.#acceptor = new UpstreamAcceptor(listener, {
       ...options,
       parkMs: Math.min(options.timeoutMs, PARK_MS),

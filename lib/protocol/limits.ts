@@ -8,6 +8,14 @@
 /** What a phase name looks like: a lowercase letter, then up to 31 lowercase letters, digits or dashes. */
 export const PHASE_NAME: RegExp = /^[a-z][a-z0-9-]{0,31}$/;
 
+/** What a label's key looks like (`rack` in `--label rack=r12`): as a phase name. */
+export const LABEL_KEY: RegExp = PHASE_NAME;
+
+/** Labels a node may carry, and the longest value of one. */
+export const MAX_LABELS = 16;
+/** Longest label value. */
+export const MAX_LABEL_VALUE = 64;
+
 /** Longest detail text of a phase. */
 export const MAX_PHASE_DETAIL = 512;
 

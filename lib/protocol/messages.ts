@@ -6,7 +6,15 @@
  */
 
 import { describeError, ERROR_CODES, type ErrorCode, KadError, ProtocolError } from "../errors.ts";
-import { MAX_PEM_BYTES, MAX_PHASE_DETAIL, PHASE_NAME, SEALED_KEY_HEX } from "./limits.ts";
+import {
+  LABEL_KEY,
+  MAX_LABEL_VALUE,
+  MAX_LABELS,
+  MAX_PEM_BYTES,
+  MAX_PHASE_DETAIL,
+  PHASE_NAME,
+  SEALED_KEY_HEX,
+} from "./limits.ts";
 import { FrameType, type FrameTypeValue } from "./frame.ts";
 
 /** A phase a node went through, as it announces it (HELLO, PHASE). */
@@ -90,6 +98,21 @@ export interface HelloMessage {
   nonce: string;
   /** Phases the node went through before it joined (`kad join --phase`), oldest first; at most 16. */
   phases: PhaseNote[];
+  /** The node's labels (`kad join --label rack=r12`): the planner forms one chain per rack. */
+  labels: Record<string, string>;
+  /**
+   * A node that was cut off mid-stream (killed, rebooted) and kept its partial copy: the deployment
+   * it was in and the bytes it holds, verified-by-hash later; null for a fresh start.
+   */
+  resume: ResumeRequest | null;
+}
+
+/** What a restarted node holds of a deployment it was cut off from. */
+export interface ResumeRequest {
+  /** The deployment. */
+  deployment: string;
+  /** Stream bytes its partial copy holds (a whole number of frames). */
+  offset: number;
 }
 
 /** server → node: the server's nonce and its proof of the join token. */
@@ -136,6 +159,8 @@ export interface AcceptMessage {
   name: string;
   /** What the node will receive. */
   stream: StreamInfo;
+  /** Where the node resumes its partial copy (its HELLO's offset), or null: it starts from 0. */
+  resumeFrom: number | null;
 }
 
 /** server → node: where the node sits in the topology. */
@@ -158,6 +183,8 @@ export interface PlanMessage {
   hashAlgorithm: string;
   /** Size of the stream when known in advance (image sources), else null. */
   streamBytes: number | null;
+  /** Payload bytes of every DATA frame but the last (the source cuts the stream in frames this long). */
+  frameBytes: number;
 }
 
 /** upstream → child: first frame of a data link. */
@@ -374,6 +401,8 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           // absent from nodes that predate authentication: they are refused as tokenless
           nonce: o.has("nonce") ? o.nonce("nonce", true) : "",
           phases: o.has("phases") ? o.phaseNotes("phases") : [],
+          labels: o.has("labels") ? o.labels("labels") : {},
+          resume: o.has("resume") ? o.resume("resume") : null,
         },
       };
     case FrameType.ACCEPT:
@@ -384,6 +413,7 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           joinIndex: o.int("joinIndex"),
           name: o.name("name"),
           stream: o.stream("stream"),
+          resumeFrom: o.has("resumeFrom") ? o.intOrNull("resumeFrom") : null,
         },
       };
     case FrameType.PLAN:
@@ -399,6 +429,7 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
           streamKey: o.sealedKey("streamKey"),
           hashAlgorithm: o.name("hashAlgorithm"),
           streamBytes: o.intOrNull("streamBytes"),
+          frameBytes: o.has("frameBytes") ? o.int("frameBytes") : 0,
         },
       };
     case FrameType.LINK:
@@ -646,6 +677,30 @@ class Fields {
     const detail = this.text("detail", MAX_PHASE_DETAIL, from);
     if (hasControlCharacter(detail)) this.fail("detail");
     return { phase, detail };
+  }
+
+  resume(key: string): ResumeRequest | null {
+    const v = this.#o[key];
+    if (v === null) return null;
+    if (typeof v !== "object" || Array.isArray(v)) this.fail(key);
+    const r = v as Record<string, unknown>;
+    return { deployment: this.name("deployment", r), offset: this.int("offset", r) };
+  }
+
+  labels(key: string): Record<string, string> {
+    const v = this.#o[key];
+    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(key);
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length > MAX_LABELS) this.fail(key);
+    const labels: Record<string, string> = {};
+    for (const [name, value] of entries) {
+      if (!LABEL_KEY.test(name) || typeof value !== "string" || value.length > MAX_LABEL_VALUE) {
+        this.fail(key);
+      }
+      if (value === "" || hasControlCharacter(value)) this.fail(key);
+      labels[name] = value;
+    }
+    return labels;
   }
 
   phaseNotes(key: string): PhaseNote[] {

@@ -77,6 +77,8 @@ export class Slot {
 export interface FanOutOptions {
   /** Window: slots the producer may run ahead of the slowest live output. */
   slots: number;
+  /** Stream offset of the first byte published (a node resuming its copy starts past 0). */
+  startOffset?: number;
   /** Largest payload per slot: the unit a sealed stream is checked and forwarded in. */
   slotBytes: number;
   /** Arena size: the stream's recent past retained for repairs; at least `slots` full slots. */
@@ -280,6 +282,7 @@ export class FanOut {
     this.#seal = options.seal ?? null;
     this.#onOutputError = options.onOutputError;
     this.#holdMs = options.holdMs ?? 0;
+    this.#producedBytes = options.startOffset ?? 0;
     this.#writeTimeoutMs = options.writeTimeoutMs ?? 0;
     this.#frameFlags = options.frameFlags ?? 0;
     this.#retain = options.retain ?? false;

@@ -91,6 +91,15 @@ export class StreamSeal {
     return valid;
   }
 
+  /**
+   * Adds `frame` (header and payload, no trailer) to the chain unchecked: a restarted node taking
+   * back the frames it wrote before it was cut off, so that its chain still covers the whole stream
+   * (bytes that changed meanwhile make it differ from the server's, and the node fail).
+   */
+  absorb(frame: Uint8Array): void {
+    this.#chain.update(this.#umac.hash(this.#placed(frame, frame.length), frame.length));
+  }
+
   /** The chain of the frames sealed first (source) or checked (relay), lowercase hex; call once. */
   chainDigest(): string {
     return this.#chain.digest("hex");

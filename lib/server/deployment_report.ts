@@ -40,6 +40,7 @@ export function nodeResult(
     position,
     upstream,
     ...verdict,
+    seconds: roundSeconds(verdict.seconds),
     ...(postInstallFailed ? { status: "failed" as const, error: session.postInstallError } : {}),
     phases: [...session.phases],
   };

@@ -32,13 +32,26 @@ export class Roster {
     return this.#nodes.find((n) => n.name === name);
   }
 
-  /** Waits until every member has `ended`, late joiners who come meanwhile included. */
+  /**
+   * Waits until every member has `ended`, late joiners who come meanwhile included, and members
+   * come back (whose `ended` is a new one).
+   */
   async allEnded(ended: (name: string) => Promise<void>): Promise<void> {
-    for (let seen = 0; seen < this.#nodes.length;) {
-      const members = [...this.#nodes];
-      await Promise.all(members.map((n) => ended(n.name)));
-      seen = members.length;
+    for (;;) {
+      const waits = this.#nodes.map((n) => ended(n.name));
+      await Promise.all(waits);
+      if (waits.length === this.#nodes.length && this.#nodes.every((n, i) => ended(n.name) === waits[i])) {
+        return;
+      }
     }
+  }
+
+  /** A member come back: at its position, fed by the server now. */
+  rejoin(name: string): PlannedNode {
+    const index = this.#nodes.findIndex((n) => n.name === name);
+    const node = { name, position: index + 1, upstream: SERVER_NAME, children: [] };
+    this.#nodes[index] = node;
+    return node;
   }
 
   /** Adds a late joiner at the next position, fed by the server. */

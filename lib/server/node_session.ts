@@ -24,6 +24,8 @@ export interface JoinedNode {
   address: PeerAddress;
   /** Order of joining. */
   joinIndex: number;
+  /** Its rack: the one the server's `--nodes-file` gives it, else the one it said (`--label rack=R`). */
+  rack?: string;
 }
 
 /**

@@ -19,8 +19,11 @@ export type CoordinatorEvent =
   | { type: "adopted"; by: string; child: string; offset: number; resent: number }
   /** `by` could not feed `child` (its bytes are not retained there, or it is unreachable). */
   | { type: "adopt-failed"; by: string; child: string; offset: number | null; reason: WireError }
-  /** A node joined after the start: the server feeds it from the stream's first byte. */
-  | { type: "joined-late"; node: string }
+  /**
+   * A node joined after the start: the server feeds it from the stream's first byte — or, when it is
+   * a member come back (`rejoin`, restarted after it was lost), from what it still holds.
+   */
+  | { type: "joined-late"; node: string; rejoin?: boolean }
   /** A node's final report on its stream. */
   | { type: "reported"; node: string; error: WireError | null }
   /** The stream failed (the source, or an operator's abort): no more repairs. */

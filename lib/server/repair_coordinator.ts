@@ -104,7 +104,7 @@ export class RepairCoordinator {
         this.#adoptFailed(event.child, event.by, event.reason, event.offset, now, out);
         break;
       case "joined-late":
-        this.#graft(event.node, now, out);
+        this.#graft(event.node, event.rejoin ?? false, now, out);
         break;
       case "reported":
         this.#reported(event.node, event.error, now, out);
@@ -165,11 +165,19 @@ export class RepairCoordinator {
     out.push({ type: "new-upstream", to: child, upstream: feeder, key });
   }
 
-  /** A late joiner: the server feeds it, from its ring or its source read again. */
-  #graft(node: string, now: number, out: CoordinatorCommand[]): void {
+  /**
+   * A late joiner, or a lost member come back (a repair of itself, recorded as one): the server
+   * feeds it, from its ring or its source read again.
+   */
+  #graft(node: string, rejoin: boolean, now: number, out: CoordinatorCommand[]): void {
     if (this.#live.has(node) || !this.#repairing) return;
     this.#assign(node, SERVER_NAME, "", now, []); // its PLAN names its upstream
-    this.#log.open(node, { failed: "", upstream: SERVER_NAME, startedAt: now, graft: true });
+    this.#log.open(node, {
+      failed: rejoin ? node : "",
+      upstream: SERVER_NAME,
+      startedAt: now,
+      graft: !rejoin,
+    });
     out.push({ type: "server-adopt", adopt: [this.#adoption(SERVER_NAME, node)], released: "" });
   }
 

@@ -21,7 +21,7 @@ import type { ServerFeed } from "./server_feed.ts";
 const log = logger("server");
 
 /** What every node's PLAN says of the stream. */
-export type PlanStream = Pick<PlanMessage, "hashAlgorithm" | "streamBytes">;
+export type PlanStream = Pick<PlanMessage, "hashAlgorithm" | "streamBytes" | "frameBytes">;
 
 /** What a {@link RepairCrew} works with. */
 export interface RepairCrewOptions {

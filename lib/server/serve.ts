@@ -9,35 +9,36 @@
  */
 
 import { ConfigError, describeError } from "../errors.ts";
-import { DEFAULT_HASH, type HashAlgorithm } from "../integrity/stream_hash.ts";
+import { DEFAULT_HASH } from "../integrity/stream_hash.ts";
 import { listenOn } from "../net/listen.ts";
-import { checkServerTls, type ServerTls } from "../net/tls.ts";
+import { checkServerTls } from "../net/tls.ts";
 import { FrameType } from "../protocol/frame.ts";
 import {
+  type HelloMessage,
   type PhaseMessage,
   POST_INSTALL_FEATURE,
   RENAME_FEATURE,
   type StreamInfo,
   type WireError,
 } from "../protocol/messages.ts";
-import type { RingGeometry } from "../relay/fan_out.ts";
+import { DEFAULT_SLOT_BYTES } from "../relay/fan_out.ts";
 import type { ByteCounter } from "../relay/stream_pump.ts";
 import { JOINED_PHASE, type PhaseNote } from "../report/phase.ts";
-import type { DeploymentReport, SourceOutcome } from "../report/report.ts";
+import type { DeploymentReport } from "../report/report.ts";
 import { tokenKey } from "../security/join_token.ts";
 import { randomKey } from "../security/key_derivation.ts";
 import { sinkMismatch } from "../sink/stream_fit.ts";
 import { FailedSource } from "../source/failed_source.ts";
 import { openSource, validateSource } from "../source/open_source.ts";
-import { type Compression, compressionName, requireZstd } from "../compression/zstd.ts";
-import type { SourceSpec } from "../source/source.ts";
-import { type PlanOrder, planTopology, SERVER_NAME } from "../topology/planner.ts";
+import { compressionName, requireZstd } from "../compression/zstd.ts";
+import { planTopology, SERVER_NAME } from "../topology/planner.ts";
 import { logger } from "../log.ts";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from "../net/timeouts.ts";
 import { Admission, type AdmissionDecision, type Introduction } from "./admission.ts";
-import { ABORTED, abortedReport, deploymentReport, nodeResult, type RunFacts } from "./deployment_report.ts";
+import { ABORTED, abortedReport, deploymentReport, type RunFacts } from "./deployment_report.ts";
 import { type JoinedNode, NodeSession, uniqueName } from "./node_session.ts";
 import { LateJoins, Roster } from "./late_joins.ts";
+import { Verdicts } from "./verdicts.ts";
 import { RepairCoordinator } from "./repair_coordinator.ts";
 import type { CoordinatorEvent } from "./repair_commands.ts";
 import { progressOf, type ServeEvent } from "./serve_events.ts";
@@ -45,50 +46,14 @@ import { ServerFeed } from "./server_feed.ts";
 import { DEFAULT_STALL_TIMEOUT_MS } from "./stall_detector.ts";
 import { StallWatch } from "./stall_watch.ts";
 import { RepairCrew } from "./repair_crew.ts";
+import type { ResolvedServeOptions, ServeOptions } from "./serve_options.ts";
 import { type FollowerHost, followNode } from "./node_follower.ts";
-import { type StartTrigger, waitForStart } from "./start_trigger.ts";
+import { waitForStart } from "./start_trigger.ts";
 
 export { DEFAULT_STALL_TIMEOUT_MS } from "./stall_detector.ts";
+export type { ServeOptions } from "./serve_options.ts";
 export type { JoinedNode } from "./node_session.ts";
 export type { ServeEvent, ServeProgress } from "./serve_events.ts";
-
-/** Options of a {@link Server}. */
-export interface ServeOptions extends RingGeometry {
-  /** What to stream. */
-  source: SourceSpec;
-  /** The join token nodes must prove; null runs without authentication (`--insecure`). */
-  token: string | null;
-  /** TLS on control and data links (`--tls`; needs a token), or null/absent for plain TCP. */
-  tls?: ServerTls | null;
-  /** Control listener address. */
-  listen: { host: string; port: number };
-  /** When to start. */
-  start: StartTrigger;
-  /** Children per node: 1 = chain (the default). */
-  fanout?: number;
-  /** Order of nodes in the plan (default "join"). */
-  order?: PlanOrder;
-  /** Stream hash (default {@link DEFAULT_HASH}). */
-  hash?: HashAlgorithm;
-  /** Compress the stream once, here (`--compress zstd[:LEVEL]`); nodes decompress before their sink. */
-  compression?: Compression | null;
-  /** Timeout in milliseconds of every wait on a peer (default {@link DEFAULT_TIMEOUT_MS}). */
-  timeoutMs?: number;
-  /** A node silent this long while streaming is failed (TIMEOUT) and repaired around (default 3 s). */
-  stallTimeoutMs?: number;
-  /** Limit on connecting to a node's data port and its handshake (default {@link DEFAULT_CONNECT_TIMEOUT_MS}). */
-  connectTimeoutMs?: number;
-  /** Abort the whole deployment as soon as one node fails (all or nothing). */
-  abortOnNodeFailure?: boolean;
-  /** Take nodes that join after the start when the stream can be had from its first byte (default true). */
-  lateJoins?: boolean;
-  /** Aborts the deployment (operator interrupt). */
-  signal?: AbortSignal;
-  /** Receives events. */
-  onEvent?: (event: ServeEvent) => void;
-  /** How often a server no node joined says so (default {@link IDLE_NOTICE_MS}). */
-  idleNoticeMs?: number;
-}
 
 const log = logger("server");
 const PING_INTERVAL_MS = 1000;
@@ -97,11 +62,6 @@ const PROGRESS_INTERVAL_MS = 1000;
 const RELINK_GRACE_MS = 1000;
 /** How often a server that no node has joined says so. */
 export const IDLE_NOTICE_MS = 30_000;
-
-/** {@link ServeOptions} with the library's defaults applied. */
-type ResolvedServeOptions =
-  & ServeOptions
-  & Required<Pick<ServeOptions, "timeoutMs" | "connectTimeoutMs" | "fanout" | "order" | "hash">>;
 
 /**
  * A deployment server. Create, {@link listen}, then {@link run}.
@@ -138,12 +98,13 @@ export class Server {
   #late: LateJoins;
   #joinIndex = 0;
   #joinedWake: (() => void) | null = null;
-  #roster: Roster | null = null;
   #coordinator: RepairCoordinator | null = null;
   #crew: RepairCrew | null = null;
   #feed: ServerFeed | null = null;
-  #outcome: SourceOutcome | null = null;
-  readonly #announced = new Set<string>();
+  readonly #verdicts = new Verdicts(
+    (node) => this.#emit({ type: "node-done", node }),
+    (name) => this.#coordinator?.upstreamOf(name) ?? "",
+  );
 
   /** Creates a server; nothing happens until {@link listen}. */
   constructor(given: ServeOptions) {
@@ -262,7 +223,7 @@ export class Server {
     const options = this.#options;
     const sessions = [...this.#sessions.values()];
     const plan = planTopology(
-      sessions.map((s) => ({ name: s.node.name, joinIndex: s.node.joinIndex })),
+      sessions.map((s) => s.node),
       { fanout: options.fanout, order: options.order },
     );
     const coordinator = this.#coordinator = new RepairCoordinator(plan, {
@@ -277,12 +238,12 @@ export class Server {
       feed: () => this.#feed,
       emit: (event) => this.#emit(event),
       abort: (reason) => {
-        if (this.#abort.signal.aborted || this.#outcome !== null) return;
+        if (this.#abort.signal.aborted || this.#verdicts.outcome !== null) return;
         this.#abortReason = reason;
         this.#abort.abort();
       },
     });
-    const roster = this.#roster = new Roster(plan.nodes);
+    const roster = this.#verdicts.roster = new Roster(plan.nodes);
     this.#emit({ type: "planned", plan });
     log.debug("Planned {count} nodes, fan-out {fanout}, heads {heads}", {
       count: plan.nodes.length,
@@ -299,7 +260,11 @@ export class Server {
     }
     // DATA frames are sealed end to end under a key of this deployment's own (security/stream_seal.ts)
     const streamKey = this.#tokenKey === null ? null : randomKey();
-    const stream = { hashAlgorithm: options.hash, streamBytes: source.size };
+    const stream = {
+      hashAlgorithm: options.hash,
+      streamBytes: source.size,
+      frameBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
+    };
     await Promise.all(plan.nodes.map((planned) => {
       const session = this.#sessions.get(planned.name)!;
       return session.control.send(FrameType.PLAN, crew.plan(planned, plan.nodes.length, streamKey, stream))
@@ -333,15 +298,17 @@ export class Server {
         this.#lose(this.#sessions.get(name)!, reason);
       }
       this.#late.open((session) => {
-        const planned = roster.addLate(session.node.name);
+        const rejoin = roster.find(session.node.name) !== undefined;
+        const planned = rejoin ? roster.rejoin(session.node.name) : roster.addLate(session.node.name);
+        if (rejoin) this.#verdicts.reopen(planned.name);
         session.control.idleTimeoutMs = 0;
         this.#stalls.watch(planned.name, performance.now());
-        this.#handle({ type: "joined-late", node: planned.name });
-        this.#emit({ type: "late-joined", node: planned });
+        this.#handle({ type: "joined-late", node: planned.name, rejoin });
+        this.#emit({ type: "late-joined", node: planned, rejoin });
         session.control.send(FrameType.PLAN, crew.plan(planned, roster.nodes.length, streamKey, stream))
           .catch((error) => this.#lose(session, { code: "NNF", message: describeError(error) }));
       });
-      const outcome = this.#outcome = await feed.stream(
+      const outcome = this.#verdicts.outcome = await feed.stream(
         source,
         counter,
         this.#abort.signal,
@@ -353,14 +320,16 @@ export class Server {
         // when the heads died mid-stream (NWF) the nodes learn it from their own broken links
         if (outcome.error.code !== "NWF") this.#broadcast(FrameType.ABORT, outcome.error);
       }
-      for (const session of this.#sessions.values()) if (session.report) this.#announce(session);
+      for (const session of this.#sessions.values()) if (session.report) this.#verdicts.announce(session);
       const onAbort = () => this.#broadcast(FrameType.ABORT, outcome.error ?? this.#abortReason);
       this.#abort.signal.addEventListener("abort", onAbort, { once: true });
       await roster.allEnded((name) => this.#sessions.get(name)!.ended); // late joiners may come meanwhile
       this.#late.close();
       this.#abort.signal.removeEventListener("abort", onAbort);
-      for (const session of this.#sessions.values()) this.#announce(session);
-      const nodes = roster.nodes.map((n) => this.#result(this.#sessions.get(n.name)!, n.position, outcome));
+      for (const session of this.#sessions.values()) this.#verdicts.announce(session);
+      const nodes = roster.nodes.map((n) =>
+        this.#verdicts.result(this.#sessions.get(n.name)!, n.position, outcome)
+      );
       const seconds = (performance.now() - startedAt) / 1000;
       return this.#done(
         deploymentReport(this.#facts(source.description), outcome, seconds, nodes, coordinator.repairs),
@@ -384,12 +353,15 @@ export class Server {
    */
   #decide(intro: Introduction): AdmissionDecision {
     const { hello } = intro;
-    const late = this.#late.refusal(hello.name, this.#feed?.fromStart ?? null);
+    const resumeFrom = this.#rejoinFrom(hello);
+    const late = resumeFrom === null
+      ? this.#late.refusal(hello.name, this.#feed?.canFeedFrom(0) ?? null)
+      : null;
     if (late !== null) return { refuse: "REFUSED", message: late };
     const mismatch = sinkMismatch(hello.sink, this.#streamInfo!, hello.features);
     if (mismatch !== null) return { refuse: "REFUSED", message: mismatch };
     let name = hello.name;
-    if (this.#sessions.has(name)) {
+    if (resumeFrom === null && this.#sessions.has(name)) {
       if (!hello.features.includes(RENAME_FEATURE)) {
         return {
           refuse: "REFUSED",
@@ -402,6 +374,7 @@ export class Server {
       name,
       address: { name, host: hello.dataHost || intro.remote.hostname, port: intro.dataPort },
       joinIndex: this.#joinIndex++,
+      rack: this.#options.racks?.get(name) ?? hello.labels.rack,
     };
     const session = new NodeSession(
       node,
@@ -422,8 +395,32 @@ export class Server {
     this.#joinedWake?.();
     return {
       session,
-      accept: { deployment: this.#deployment, joinIndex: node.joinIndex, name, stream: this.#streamInfo! },
+      accept: {
+        deployment: this.#deployment,
+        joinIndex: node.joinIndex,
+        name,
+        stream: this.#streamInfo!,
+        resumeFrom,
+      },
     };
+  }
+
+  /**
+   * A member lost before its report, back under its name (restarted, rebooted): where it resumes —
+   * the bytes it says it holds of this deployment when the server can feed it from there, else 0 —
+   * or null when it is not one, or cannot be fed.
+   */
+  #rejoinFrom(hello: HelloMessage): number | null {
+    const old = this.#sessions.get(hello.name);
+    const feed = this.#feed;
+    if (!old || old.lost === null || old.report !== null || feed === null) return null;
+    if (!this.#verdicts.roster?.find(hello.name) || this.#late.refusal(hello.name, true) !== null) {
+      return null;
+    }
+    // a compressed stream's offsets are not the copy's: a node is fed it from the start again
+    const resumable = hello.resume?.deployment === this.#deployment && !this.#options.compression;
+    const offset = resumable ? hello.resume!.offset : 0;
+    return feed.canFeedFrom(offset) ? offset : feed.canFeedFrom(0) ? 0 : null;
   }
 
   /** What the server does with what a node says on its control connection (node_follower.ts). */
@@ -439,7 +436,7 @@ export class Server {
     reported: (session) => {
       const name = session.node.name;
       if (session.postInstall !== "running") this.#stalls.forget(name);
-      this.#announce(session);
+      this.#verdicts.announce(session);
       const ok = session.report?.status === "ok";
       this.#handle({
         type: "reported",
@@ -449,7 +446,7 @@ export class Server {
     },
     postInstallEnded: (session) => {
       this.#stalls.forget(session.node.name);
-      this.#announce(session);
+      this.#verdicts.announce(session);
     },
     gone: (session) => {
       const name = session.node.name;
@@ -473,23 +470,5 @@ export class Server {
     session.control.close();
     session.finish();
     this.#handle({ type: "node-lost", node: session.node.name, reason: session.lost });
-  }
-
-  /** The verdict on one node given the source's outcome. */
-  #result(session: NodeSession, position: number, outcome: SourceOutcome) {
-    const upstream = this.#coordinator?.upstreamOf(session.node.name) ?? "";
-    return nodeResult(session, position, upstream, outcome);
-  }
-
-  /** Emits node-done once per node, as soon as its verdict is final. */
-  #announce(session: NodeSession): void {
-    const planned = this.#roster?.find(session.node.name);
-    if (planned === undefined || this.#announced.has(session.node.name)) return;
-    if (session.postInstall === "running") return; // its verdict waits for the step's end
-    const failedAnyway = session.report?.status === "failed" || session.report === null;
-    const outcome = this.#outcome ?? (failedAnyway ? { bytes: 0, hash: "", error: null } : null);
-    if (outcome === null) return;
-    this.#announced.add(session.node.name);
-    this.#emit({ type: "node-done", node: this.#result(session, planned.position, outcome) });
   }
 }

@@ -78,8 +78,11 @@ export type ServeEvent =
   | { type: "idle"; seconds: number }
   | { type: "refused"; refusal: Refusal }
   | { type: "planned"; plan: Plan }
-  /** A node that joined after the start took its place: the server feeds it from the first byte. */
-  | { type: "late-joined"; node: PlannedNode }
+  /**
+   * A node that joined after the start took its place: the server feeds it from the first byte — or,
+   * for a member come back (`rejoin`: restarted after it was lost), from what it still holds.
+   */
+  | { type: "late-joined"; node: PlannedNode; rejoin: boolean }
   /**
    * The server feeds a late joiner: from `offset`, `resent` bytes behind the source (from its ring
    * or its source read again), or it could not (`error`).

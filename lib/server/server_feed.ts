@@ -75,9 +75,9 @@ export class ServerFeed {
     });
   }
 
-  /** True while a node can still be fed from the stream's first byte: the source reads again, or the ring holds it. */
-  get fromStart(): boolean {
-    return this.#source?.openHistory !== undefined || this.#fanOut.oldestOffset === 0;
+  /** True while a node can be fed from `offset`: the source reads again, or the ring holds that byte. */
+  canFeedFrom(offset: number): boolean {
+    return this.#source?.openHistory !== undefined || this.#fanOut.oldestOffset <= offset;
   }
 
   /** Links to the heads; returns the heads that could not be reached, with why. */

@@ -5,10 +5,18 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
 import { KadError } from "../errors.ts";
 import { writeAll } from "../net/frame_conn.ts";
 import type { Sink } from "./sink.ts";
+import { partialPathOf, removeResumeRecord, type ResumeRecord, writeResumeRecord } from "./resume_record.ts";
+
+/** A copy's resume record, and where this run takes it up (0: from the start). */
+export interface FileResume {
+  /** The record kept beside the copy while it streams. */
+  record: ResumeRecord;
+  /** Bytes of the partial file kept: the node resumes from there. */
+  from: number;
+}
 
 /**
  * Writes to `PATH.kad-partial`, fsyncs, and renames to PATH on commit. A path that exists and is
@@ -34,14 +42,24 @@ export class FileSink implements Sink {
     this.#file = file;
   }
 
-  /** Creates the partial file next to `path`, or opens `path` itself when it is a device or a FIFO. */
-  static async open(path: string): Promise<FileSink> {
+  /**
+   * Creates the partial file next to `path`, or opens `path` itself when it is a device or a FIFO.
+   * With `resume`, a partial file keeps its first `resume.from` bytes, and the copy's record is kept
+   * beside it until commit or abort.
+   */
+  static async open(path: string, resume: FileResume | null = null): Promise<FileSink> {
     const kind = await inPlaceKind(path);
-    const partial = kind === null ? join(dirname(path), `.${path.split("/").pop()}.kad-partial`) : path;
+    const partial = kind === null ? partialPathOf(path) : path;
+    const from = kind === null ? resume?.from ?? 0 : 0;
     try {
       const file = kind === null
-        ? await Deno.open(partial, { write: true, create: true, truncate: true })
+        ? await Deno.open(partial, { write: true, create: true, truncate: from === 0 })
         : await Deno.open(path, { write: true });
+      if (from > 0) {
+        await file.truncate(from);
+        await file.seek(from, Deno.SeekMode.Start);
+      }
+      if (kind === null && resume !== null) await writeResumeRecord(path, resume.record);
       return new FileSink(path, partial, file, kind ?? "file");
     } catch (error) {
       const verb = kind === null ? "create" : "open";
@@ -83,13 +101,17 @@ export class FileSink implements Sink {
 
   /** Renames the verified file into place (a device or FIFO holds the bytes already). */
   async commit(): Promise<void> {
-    if (!this.#inPlace) await Deno.rename(this.#partial, this.#path);
+    if (this.#inPlace) return;
+    await Deno.rename(this.#partial, this.#path);
+    await removeResumeRecord(this.#path);
   }
 
   /** Closes and removes the partial file (what a device received stays: the node is reported failed). */
   async abort(): Promise<void> {
     this.#close();
-    if (!this.#inPlace) await Deno.remove(this.#partial).catch(() => {});
+    if (this.#inPlace) return;
+    await Deno.remove(this.#partial).catch(() => {});
+    await removeResumeRecord(this.#path);
   }
 
   #close(): void {

@@ -6,7 +6,7 @@
 
 import { dirname } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { FileSink, NullSink, StdoutSink } from "./file_sink.ts";
+import { type FileResume, FileSink, NullSink, StdoutSink } from "./file_sink.ts";
 import { ddSpec, ProcessSink, shellSpec, tarExtractSpec } from "./process_sink.ts";
 import { describeSink, type Sink, type SinkSpec } from "./sink.ts";
 import { DecompressingSink } from "./decompressing_sink.ts";
@@ -36,14 +36,18 @@ export async function validateSink(spec: SinkSpec): Promise<void> {
 
 /**
  * Opens the sink (starts tar/dd/the command, creates the file), behind the decompressor when the
- * stream is compressed.
+ * stream is compressed. `resume`: a file copy's record, and the bytes of its partial file to keep.
  */
-export async function openSink(spec: SinkSpec, compression: StreamCompression = null): Promise<Sink> {
-  const sink = await openLocal(spec);
+export async function openSink(
+  spec: SinkSpec,
+  compression: StreamCompression = null,
+  resume: FileResume | null = null,
+): Promise<Sink> {
+  const sink = await openLocal(spec, resume);
   return compression === null ? sink : new DecompressingSink(sink);
 }
 
-async function openLocal(spec: SinkSpec): Promise<Sink> {
+async function openLocal(spec: SinkSpec, resume: FileResume | null): Promise<Sink> {
   const description = describeSink(spec);
   switch (spec.kind) {
     case "dir":
@@ -53,7 +57,7 @@ async function openLocal(spec: SinkSpec): Promise<Sink> {
     case "command":
       return new ProcessSink(shellSpec(spec.command), description);
     case "file":
-      return await FileSink.open(spec.path);
+      return await FileSink.open(spec.path, resume);
     case "stdout":
       return new StdoutSink();
     case "null":

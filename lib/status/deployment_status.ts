@@ -261,6 +261,7 @@ export class StatusBoard {
     node.position = planned.position;
     node.upstream = planned.upstream;
     node.state = "streaming";
+    node.error = null; // a member come back streams again
     if (node.phase === JOINED_PHASE) node.phase = STREAMING_PHASE;
   }
 

@@ -4,8 +4,11 @@
  * Positions count from 1, the same everywhere (reports, a node's console, `KAD_POSITION`): the
  * nodes the server feeds come first. They are heap order: position `p` is fed by position
  * `ceil(p / K) - 1`, or by the server when that is 0. With K = 1 this is the chain
- * server → 1 → 2 → … → N. The planner is
- * pure, so re-planning around a failed node or moving a slow node to the tail is a new call.
+ * server → 1 → 2 → … → N. When nodes say their rack, each rack gets its own chain (or tree) fed by
+ * the server — nettee's forked chain — so a slow link between switches is crossed once per rack, not
+ * at every hop that happens to change rack; racks come in the order their first node joined, nodes
+ * without a rack form one more group. The planner is pure, so re-planning around a failed node or
+ * moving a slow node to the tail is a new call.
  *
  * @module
  */
@@ -24,6 +27,8 @@ export interface PlanInput {
   name: string;
   /** Order of joining, from 0. */
   joinIndex: number;
+  /** Its rack (`kad join --label rack=R`, or the server's `--nodes-file`); absent when unknown. */
+  rack?: string;
 }
 
 /** How to order the nodes in the topology. */
@@ -57,6 +62,11 @@ export interface Plan {
   heads: string[];
   /** The fan-out used. */
   fanout: number;
+  /**
+   * The racks, one chain (or tree) each, in plan order: each with its nodes' first position ("" for
+   * nodes that said no rack). Empty when no node has a rack.
+   */
+  racks: { rack: string; first: number }[];
 }
 
 /**
@@ -89,23 +99,44 @@ export function planTopology(inputs: readonly PlanInput[], options: PlanOptions)
       ? (a, b) => a.name.localeCompare(b.name, "en", { numeric: true })
       : (a, b) => a.joinIndex - b.joinIndex,
   );
-  const nodes: PlannedNode[] = ordered.map((n, index) => ({
-    name: n.name,
-    position: index + 1,
-    upstream: SERVER_NAME,
-    children: [],
-  }));
+  const nodes: PlannedNode[] = [];
   const heads: string[] = [];
-  for (const node of nodes) {
-    const parent = Math.ceil(node.position / fanout) - 1; // a position; 0 is the server
-    if (parent === 0) {
-      heads.push(node.name);
-    } else {
-      node.upstream = nodes[parent - 1].name;
-      nodes[parent - 1].children.push(node.name);
+  const racks: Plan["racks"] = [];
+  const groups = rackGroups(ordered);
+  for (const group of groups) {
+    const base = nodes.length; // positions before this group's
+    if (groups.length > 1 || group[0].rack !== undefined) {
+      racks.push({ rack: group[0].rack ?? "", first: base + 1 });
+    }
+    for (const [index, n] of group.entries()) {
+      const node: PlannedNode = {
+        name: n.name,
+        position: base + index + 1,
+        upstream: SERVER_NAME,
+        children: [],
+      };
+      nodes.push(node);
+      const parent = Math.ceil((index + 1) / fanout) - 1; // an index in the group, from 1; 0 is the server
+      if (parent === 0) {
+        heads.push(node.name);
+      } else {
+        node.upstream = nodes[base + parent - 1].name;
+        nodes[base + parent - 1].children.push(node.name);
+      }
     }
   }
-  return { nodes, heads, fanout };
+  return { nodes, heads, fanout, racks };
+}
+
+/** The nodes by rack, racks in the order of their first node; one group when no node has a rack. */
+function rackGroups(ordered: readonly PlanInput[]): PlanInput[][] {
+  const groups = new Map<string | undefined, PlanInput[]>();
+  for (const node of ordered) {
+    const group = groups.get(node.rack);
+    if (group) group.push(node);
+    else groups.set(node.rack, [node]);
+  }
+  return [...groups.values()];
 }
 
 /** Depth of the deepest node (1 for the heads), 0 for an empty plan. */

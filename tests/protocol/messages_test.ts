@@ -20,12 +20,15 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
     features: ["post-install"],
     nonce: NONCE,
     phases: [{ phase: "booted", detail: "" }, { phase: "partitioned", detail: "/dev/vda" }],
+    labels: { rack: "r12", room: "b" },
+    resume: { deployment: "d", offset: 262144 },
   }],
   [FrameType.ACCEPT, {
     deployment: "d",
     joinIndex: 3,
     name: "vm-2",
     stream: { kind: "tar", bytes: null, description: "tar of /srv", compression: "zstd" },
+    resumeFrom: null,
   }],
   [FrameType.PLAN, {
     deployment: "d",
@@ -37,6 +40,7 @@ const SAMPLES: [FrameTypeValue, unknown][] = [
     streamKey: SEALED,
     hashAlgorithm: "xxh128",
     streamBytes: null,
+    frameBytes: 131072,
   }],
   [FrameType.LINK, { deployment: "d", from: "server", to: "n0", nonce: NONCE }],
   [FrameType.LINK, { deployment: "d", from: "server", to: "n0", nonce: "" }],
@@ -161,4 +165,22 @@ Deno.test("messages: a phase (PHASE, or HELLO's pre-join list of at most 16) is 
     () => decodeMessage(FrameType.HELLO, json({ ...hello, phases: [{ phase: "B", detail: "" }] })),
     /"phase"/,
   );
+});
+
+Deno.test("messages: HELLO's labels are at most 16 lowercase keys with short one-line values; absent is none", () => {
+  const hello = SAMPLES[0][1] as Record<string, unknown>;
+  const { labels: _, ...old } = hello;
+  assertEquals((decodeMessage(FrameType.HELLO, json(old)).body as { labels: unknown }).labels, {});
+  const many = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"]));
+  for (
+    const labels of [many, { Rack: "r1" }, { rack: "" }, { rack: "a\nb" }, { rack: 1 }, ["rack"], {
+      rack: "x".repeat(65),
+    }]
+  ) {
+    assertThrows(
+      () => decodeMessage(FrameType.HELLO, json({ ...hello, labels })),
+      /"labels"/,
+      JSON.stringify(labels),
+    );
+  }
 });

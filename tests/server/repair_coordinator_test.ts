@@ -258,6 +258,26 @@ Deno.test("coordinator: a late joiner is grafted under the server, fed from the 
   ]);
 });
 
+Deno.test("coordinator: a lost member come back is fed by the server from what it holds, recorded as its own repair", () => {
+  const c = coordinator(["a", "b", "c"]);
+  run(c, [[0, { type: "node-lost", node: "b", reason: LOST }]]);
+  assertEquals(run(c, [[100, { type: "joined-late", node: "b", rejoin: true }]]), [
+    "server-adopt [b#5] release -",
+  ]);
+  assertEquals(run(c, [[130, { type: "adopted", by: "server", child: "b", offset: 700, resent: 20 }]]), [
+    "repaired b by server",
+  ]);
+  assertEquals(c.repairs.at(-1), {
+    failed: "b",
+    child: "b",
+    upstream: "server",
+    offset: 700,
+    resentBytes: 20,
+    seconds: 0.03,
+    error: null,
+  });
+});
+
 Deno.test("coordinator: a late joiner the server cannot feed (its bytes are gone) fails GAP", () => {
   const c = coordinator(["a"]);
   const gap = { code: "GAP" as const, message: "offset 0 is no longer retained" };

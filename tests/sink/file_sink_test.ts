@@ -5,6 +5,7 @@
 
 import { join } from "node:path";
 import { FileSink } from "../../lib/sink/file_sink.ts";
+import { readResume, resumeRecordPath } from "../../lib/sink/resume_record.ts";
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
 
@@ -60,3 +61,21 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+Deno.test("file sink: a copy cut off mid-stream is taken up: its record says where, whole frames kept", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "copy");
+  assertEquals(await readResume(path), null, "nothing to take up");
+  const record = { deployment: "d-1", name: "vm-3", frameBytes: 1000 };
+  const first = await FileSink.open(path, { record, from: 0 });
+  await first.write(new Uint8Array(2500).fill(7)); // then the node is killed: no commit, no abort
+  assertEquals(await readResume(path), { record, holds: 2000 }, "two whole frames of 2500 bytes");
+  const again = await FileSink.open(path, { record, from: 2000 });
+  await again.write(new Uint8Array(1000).fill(9));
+  await again.finish();
+  await again.commit();
+  const copy = await Deno.readFile(path);
+  assertEquals([copy.length, copy[1999], copy[2000], copy[2999]], [3000, 7, 9, 9]);
+  assertEquals(await readResume(path), null, "the record goes with the commit");
+  assertEquals(await Deno.stat(resumeRecordPath(path)).catch(() => null), null);
+});

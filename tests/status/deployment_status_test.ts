@@ -21,7 +21,7 @@ function planned(names: string[]): ServeEvent {
     upstream: i === 0 ? "server" : names[i - 1],
     children: i + 1 < names.length ? [names[i + 1]] : [],
   }));
-  return { type: "planned", plan: { nodes, heads: [names[0]], fanout: 1 } };
+  return { type: "planned", plan: { nodes, heads: [names[0]], fanout: 1, racks: [] } };
 }
 
 function progress(bytes: number, nodes: Record<string, number>, seconds: number): ServeEvent {

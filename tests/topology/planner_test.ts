@@ -60,3 +60,39 @@ Deno.test("planner: fan-out outside 1..8 and duplicate names are rejected", () =
 Deno.test("planner: no nodes is an empty plan", () => {
   assertEquals(planTopology([], { fanout: 2, order: "join" }).nodes, []);
 });
+
+Deno.test("planner: nodes that say their rack get one chain per rack, racks in the order they first joined", () => {
+  const joined = ["a1", "b1", "a2", "b2", "a3", "x"].map((name, joinIndex) => ({
+    name,
+    joinIndex,
+    rack: name === "x" ? undefined : name[0],
+  }));
+  const plan = planTopology(joined, { fanout: 1, order: "join" });
+  assertEquals(plan.nodes.map((n) => `${n.position}:${n.name}←${n.upstream}`), [
+    "1:a1←server",
+    "2:a2←a1",
+    "3:a3←a2",
+    "4:b1←server",
+    "5:b2←b1",
+    "6:x←server",
+  ]);
+  assertEquals(plan.heads, ["a1", "b1", "x"]);
+  assertEquals(plan.racks, [{ rack: "a", first: 1 }, { rack: "b", first: 4 }, { rack: "", first: 6 }]);
+});
+
+Deno.test("planner: with racks and a fan-out, each rack is its own tree", () => {
+  const joined = ["a1", "a2", "a3", "a4", "b1", "b2"].map((name, joinIndex) => ({
+    name,
+    joinIndex,
+    rack: name[0],
+  }));
+  const plan = planTopology(joined, { fanout: 2, order: "join" });
+  assertEquals(plan.heads, ["a1", "a2", "b1", "b2"]);
+  assertEquals(plan.nodes.find((n) => n.name === "a3")!.upstream, "a1");
+  assertEquals(plan.nodes.find((n) => n.name === "a4")!.upstream, "a1");
+});
+
+Deno.test("planner: no racks → one chain and no rack groups (as before)", () => {
+  const plan = planTopology(nodes(3), { fanout: 1, order: "join" });
+  assertEquals([plan.heads.length, plan.racks], [1, []]);
+});
