@@ -26,6 +26,7 @@ import {
   UsageError,
 } from "./flags.ts";
 import { type Compression, parseCompression, ZSTD_DEFAULT_LEVEL } from "../lib/compression/zstd.ts";
+import { LAUNCH_TOOLS } from "../lib/cluster/launcher.ts";
 
 /** Flags several commands share. */
 export const COMMON = {
@@ -101,6 +102,23 @@ export const SERVE_FLAGS = {
     "nodes-file",
     "FILE",
     "lines `NAME rack=R`: where nodes sit (over their --label); one chain per rack",
+  ),
+  launch: choiceFlag(
+    "launch",
+    LAUNCH_TOOLS,
+    "start kad join on --hosts with ssh, pdsh or clush (the token on stdin)",
+  ),
+  hosts: textFlag("hosts", "FILE|LIST", "--launch: a hosts file, or a list such as node[01-64],gw"),
+  joinArgs: textFlag(
+    "join-args",
+    "ARGS",
+    '--launch: what kad join gets on the hosts besides the server and the token, e.g. --join-args="--to /mnt/target"',
+  ),
+  remoteKad: textFlag("remote-kad", "PATH", "--launch: the kad command on the hosts", "kad"),
+  sshOption: listFlag(
+    "ssh-option",
+    "OPTION",
+    "--launch: an ssh -o option (repeatable), e.g. IdentityFile=/root/.ssh/kad",
   ),
   ui: textFlag(
     "ui",

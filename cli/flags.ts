@@ -175,6 +175,13 @@ export function parseFlags(spec: CommandSpec, args: string[]): { flags: ParsedFl
     return { flags: values as ParsedFlags, positionals };
   } catch (error) {
     const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+    if (ambiguous) {
+      throw new UsageError(
+        `Option ${ambiguous[1]} takes a value that starts with "-": write it ${ambiguous[1]}="VALUE"`,
+        spec.name,
+      );
+    }
     throw new UsageError(message.replace(/\. To specify a positional.*$/, ""), spec.name);
   }
 }

@@ -18,6 +18,7 @@ import { INSECURE_WARNING, TOKEN_ENV, type TokenChoice, tokenChoice } from "./jo
 import { interruptSignal } from "./signals.ts";
 import { stderrOut, stdoutOut, useColor } from "./terminal.ts";
 import { ServeStatus } from "./serve_status.ts";
+import { launchChoice, LaunchWatch } from "./launch_option.ts";
 import { ConfigError, describeError } from "../lib/errors.ts";
 import { parseRacksFile } from "../lib/topology/racks_file.ts";
 
@@ -29,7 +30,8 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
   const waitMs = get(F.wait);
   const waitSeconds = waitMs === undefined ? undefined : waitMs / 1000;
   const stdinIsTty = Deno.stdin.isTerminal() && source.kind !== "stdin";
-  if (clients === undefined && waitSeconds === undefined && !stdinIsTty) {
+  const launch = await launchChoice(flags);
+  if (clients === undefined && waitSeconds === undefined && !stdinIsTty && launch === null) {
     throw new UsageError("Nothing would start the deployment: give --clients N or --wait S", "serve");
   }
   const json = get(COMMON.json)!;
@@ -39,7 +41,17 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
   const tls = await serverTls(flags, "serve");
   const status = await ServeStatus.start(flags, auth.token, tls, source, err);
   const interrupt = interruptSignal();
-  const manual = stdinIsTty ? waitForEnter() : undefined;
+  // --launch: the start comes once every host joined or its launcher failed
+  const watch = launch && new LaunchWatch(launch, err);
+  const noneJoined = new AbortController();
+  if (watch) {
+    watch.onNoneJoined = () => {
+      err.write("kad: no host joined: every launcher failed (see above)\n");
+      noneJoined.abort();
+    };
+  }
+  const enter = stdinIsTty ? waitForEnter() : undefined;
+  const manual = watch && enter ? Promise.race([enter, watch.accounted]) : watch?.accounted ?? enter;
   const start: StartTrigger = { clients, waitSeconds, manual, minClients: get(F.minClients) };
   if (auth.token === null) err.write(INSECURE_WARNING + "\n");
   const server = new Server({
@@ -59,9 +71,10 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     abortOnNodeFailure: get(F.abortOnNodeFailure)!,
     lateJoins: get(F.lateJoins) === "yes",
     racks: await racksOf(get(F.nodesFile)),
-    signal: interrupt.signal,
+    signal: AbortSignal.any([interrupt.signal, noneJoined.signal]),
     onEvent: (event) => {
       status.apply(event);
+      if (event.type === "joined") watch?.joined(event.node.name);
       if (json) out.write(JSON.stringify(jsonEvent(event, auth, status)) + "\n");
       const text = describe(event, stdinIsTty, start);
       if (text) {
@@ -74,20 +87,28 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     },
   });
   try {
-    await server.listen();
+    const port = await server.listen();
+    watch?.start(`${launchAddress(get(F.listen)!)}:${port}`, auth.token);
     const report = await server.run();
     await status.close();
     const reportFile = get(F.report);
     if (reportFile) await writeReport(reportFile, report);
     if (!json) out.write(renderReport(report, useColor(out)));
-    return interrupt.exitCode ?? (allOk(report) ? 0 : 1);
+    return interrupt.exitCode ?? (allOk(report) && !watch?.neverJoined ? 0 : 1);
   } catch (error) {
     if (interrupt.exitCode !== null) return interrupt.exitCode;
     throw error;
   } finally {
     await status.close().catch(() => {});
+    await watch?.stop();
     interrupt.dispose();
   }
+}
+
+/** The address launched nodes reach the server at: `--listen`'s, unless that is every address. */
+function launchAddress(listen: string): string {
+  if (listen !== "0.0.0.0" && listen !== "::") return listen.includes(":") ? `[${listen}]` : listen;
+  return Deno.hostname();
 }
 
 function sourceSpec(flags: ParsedFlags, positionals: string[]): SourceSpec {
@@ -132,7 +153,7 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
         start.clients !== undefined ? `${start.clients} nodes` : "",
         start.waitSeconds !== undefined ? `${start.waitSeconds} s without a new join` : "",
         tty ? "Enter" : "",
-      ].filter((s) => s).join(", or ");
+      ].filter((s) => s).join(", or ") || "every launched host joined (or failed)";
       return `kad: listening on ${event.host}:${event.port}; starting on ${how}`;
     }
     case "joined": {
