@@ -93,12 +93,9 @@ export async function hangOneNode(variant: KadVariant, options: HangOptions): Pr
   const byName = Object.fromEntries(report!.nodes.map((n) => [n.name, n]));
   for (const [i, name] of names.entries()) {
     if (name === victim) continue;
-    assertEquals(
-      byName[name].status,
-      "ok",
-      `${name}: ${byName[name].error?.code} ${byName[name].error?.message}`,
-    );
-    assertEquals(exits[i].code, 0, exits[i].stderr);
+    const said = `${name}: ${byName[name].error?.code} ${byName[name].error?.message}`;
+    assertEquals(exits[i].code, 0, `${said}; its own words:\n${exits[i].stderr}`);
+    assertEquals(byName[name].status, "ok", said);
   }
   return { code, report: report!, byName, pauseSeconds: longestStill(progress(), hungAt), stderr };
 }
