@@ -39,6 +39,7 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
   const out = stdoutOut();
   const auth = await tokenChoice(flags, "serve", "server");
   const tls = await serverTls(flags, "serve");
+  const racks = await racksOf(get(F.nodesFile));
   const status = await ServeStatus.start(flags, auth.token, tls, source, err);
   const interrupt = interruptSignal();
   // --launch: the start comes once every host joined or its launcher failed
@@ -70,7 +71,7 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     ringBytes: get(COMMON.ring)!,
     abortOnNodeFailure: get(F.abortOnNodeFailure)!,
     lateJoins: get(F.lateJoins) === "yes",
-    racks: await racksOf(get(F.nodesFile)),
+    racks,
     signal: AbortSignal.any([interrupt.signal, noneJoined.signal]),
     onEvent: (event) => {
       status.apply(event);

@@ -155,6 +155,45 @@ Deno.test("bad input: --ui open to the network with no token, a bad address, a p
   );
 });
 
+Deno.test("bad input: --launch without hosts or a sink, --hosts alone, a bad host list or nodes file → exit 2", async () => {
+  const serve = ["serve", "/tmp", "--clients", "1"];
+  assertOneLineError(
+    await run([...serve, "--launch", "ssh", "--join-args=--null"]),
+    2,
+    /--launch ssh needs --hosts/,
+  );
+  assertOneLineError(
+    await run([...serve, "--launch", "ssh", "--hosts", "n[1-2]"]),
+    2,
+    /needs the nodes' sink/,
+  );
+  assertOneLineError(
+    await run([...serve, "--hosts", "n[1-2]"]),
+    2,
+    /--hosts and --join-args are for --launch/,
+  );
+  assertOneLineError(
+    await run([...serve, "--launch", "ssh", "--hosts", "n[2-1]", "--join-args=--null"]),
+    2,
+    /Bad host list "n\[2-1\]": the range 2-1 runs backwards/,
+  );
+  assertOneLineError(
+    await run([...serve, "--launch", "ssh", "--hosts", "n1", "--join-args", "--null"]),
+    2,
+    /write it --join-args="VALUE"/,
+  );
+  assertOneLineError(
+    await run([...serve, "--nodes-file", "/nonexistent-kad/nodes"]),
+    2,
+    /Cannot read the nodes file/,
+  );
+  assertOneLineError(
+    await run(["join", "--server", "127.0.0.1", "--null", "--label", "rack"]),
+    2,
+    /a label is KEY=VALUE/,
+  );
+});
+
 Deno.test("bad input: a server that speaks garbage → PROTO, exit 1", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
