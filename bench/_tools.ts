@@ -71,6 +71,11 @@ export function parseUsage(text: string): ProcessUsage {
   return { seconds: Number(m[1]), cpuSeconds: Number(m[2]) + Number(m[3]), rssKiB: Number(m[4]) };
 }
 
+/** Starts `argv` with its standard output and error piped (read them, or the process may block). */
+export function spawnPiped(argv: string[]): Deno.ChildProcess {
+  return new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "piped" }).spawn();
+}
+
 /** The machine's 1, 5 and 15 minute load averages. */
 export function loadAverage(): string {
   return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");

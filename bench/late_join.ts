@@ -20,7 +20,8 @@ import { canBuildNetlab, Netlab, parseRate } from "../lib/netlab/netlab.ts";
 import { hashFile } from "../lib/integrity/stream_hash.ts";
 import { lines } from "../lib/text/lines.ts";
 import { byteSize } from "../cli/flags.ts";
-import { kadArgv, loadAverage } from "./_tools.ts";
+import { kadArgv, loadAverage, spawnPiped } from "./_tools.ts";
+import { writeRandomImage } from "../tests/_helpers/random_image.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -56,7 +57,7 @@ async function run(lab: Netlab, image: string, dir: string, late: boolean): Prom
   const [serverHost, ...hosts] = lab.hosts;
   const events: Record<string, unknown>[] = [];
   const serveArgv = ["serve", "--image", image, "--clients", String(late ? N - 1 : N), "--json"];
-  const serverProcess = spawn(lab.exec(serverHost, [...KAD, ...serveArgv]));
+  const serverProcess = spawnPiped(lab.exec(serverHost, [...KAD, ...serveArgv]));
   const reading = (async () => {
     for await (const line of lines(serverProcess.stdout)) events.push(JSON.parse(line));
   })();
@@ -64,7 +65,7 @@ async function run(lab: Netlab, image: string, dir: string, late: boolean): Prom
   const port = events[0].port as number;
   const server = `${serverHost.address}:${port}`;
   const join = (i: number) =>
-    spawn(lab.exec(hosts[i], [...KAD, "join", "--server", server, "--out", copy(dir, i)]));
+    spawnPiped(lab.exec(hosts[i], [...KAD, "join", "--server", server, "--out", copy(dir, i)]));
   const nodes = Array.from({ length: late ? N - 1 : N }, (_, i) => join(i));
   if (late) {
     for (;;) {
@@ -106,19 +107,13 @@ async function run(lab: Netlab, image: string, dir: string, late: boolean): Prom
   return result;
 }
 
-function spawn(argv: string[]): Deno.ChildProcess {
-  return new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "piped" }).spawn();
-}
-
 function copy(dir: string, i: number): string {
   return join(dir, `copy-${i}`);
 }
 
 const dir = await Deno.makeTempDir({ dir: "/dev/shm", prefix: "kad-late-" });
 const image = join(dir, "image");
-const bytes = new Uint8Array(BYTES);
-for (let i = 0; i < BYTES; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(BYTES, i + 65536)));
-await Deno.writeFile(image, bytes);
+await writeRandomImage(image, BYTES);
 console.log(
   `late join: ${N} nodes, ${values.size} image, ${RATE} ports, the server's ${SERVER_RATE} ` +
     `(the wire alone: ${WIRE_SECONDS.toFixed(2)} s), ` +

@@ -18,7 +18,7 @@ import type { DeploymentReport } from "../lib/report/report.ts";
 import { lines } from "../lib/text/lines.ts";
 import { byteSize } from "../cli/flags.ts";
 import { renderSvgPlot } from "../cli/svg_plot.ts";
-import { kadArgv, loadAverage } from "./_tools.ts";
+import { kadArgv, loadAverage, spawnPiped } from "./_tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -40,16 +40,12 @@ if (!canBuildNetlab()) {
   Deno.exit(1);
 }
 
-function spawn(argv: string[]): Deno.ChildProcess {
-  return new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "piped" }).spawn();
-}
-
 /** One deployment to `perRack` nodes on each switch; returns kad's time. */
 async function run(lab: Netlab, perRack: number, labelled: boolean): Promise<number> {
   const [serverHost, ...hosts] = lab.hosts;
   const nodes = hosts.filter((h) => h.switch === 0).slice(0, perRack)
     .flatMap((a, i) => [a, hosts.filter((h) => h.switch === 1)[i]]);
-  const server = spawn(lab.exec(serverHost, [
+  const server = spawnPiped(lab.exec(serverHost, [
     ...KAD,
     "serve",
     "--bench",
@@ -67,7 +63,9 @@ async function run(lab: Netlab, perRack: number, labelled: boolean): Promise<num
   const joins: Promise<Deno.CommandOutput>[] = [];
   for (const [i, host] of nodes.entries()) {
     const label = labelled ? ["--label", `rack=${host.switch === 0 ? "a" : "b"}`] : [];
-    joins.push(spawn(lab.exec(host, [...KAD, "join", "--server", address, "--null", ...label])).output());
+    joins.push(
+      spawnPiped(lab.exec(host, [...KAD, "join", "--server", address, "--null", ...label])).output(),
+    );
     while (events.filter((e) => e.event === "joined").length <= i) {
       await new Promise((r) => setTimeout(r, 10));
     }

@@ -20,7 +20,7 @@ const { values } = parseArgs({
 const nodes = Number(values.nodes ?? 500);
 const fanout = Number(values.fanout ?? 1);
 const seconds = Number(values.seconds ?? 20);
-const chromium = await findChromium();
+const chromium = findChromium();
 if (chromium === null) {
   console.error("bench: chromium is not installed (apt-get install chromium)");
   Deno.exit(1);

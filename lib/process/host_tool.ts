@@ -18,9 +18,16 @@ export interface ToolOptions {
 
 /** True when `tool` is on the PATH (or is a path to an executable). Looks, runs nothing. */
 export function hasTool(tool: string): boolean {
-  if (tool.includes("/")) return isExecutable(tool);
-  const path = Deno.env.get("PATH") ?? "";
-  return path.split(":").some((dir) => dir !== "" && isExecutable(`${dir}/${tool}`));
+  return toolPath(tool) !== null;
+}
+
+/** Where `tool` is: the first executable of that name on the PATH (or `tool` itself, a path), else null. */
+export function toolPath(tool: string): string | null {
+  if (tool.includes("/")) return isExecutable(tool) ? tool : null;
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir !== "" && isExecutable(`${dir}/${tool}`)) return `${dir}/${tool}`;
+  }
+  return null;
 }
 
 function isExecutable(path: string): boolean {

@@ -45,6 +45,15 @@ export function proofMatches(received: string, expected: Uint8Array): boolean {
   return timingSafeEqual(fromHex(received), expected);
 }
 
+/**
+ * Whether a secret someone presented (a password, a bearer token) is `expected`, compared in a time
+ * that depends on neither where they differ nor their lengths (both are hashed first).
+ */
+export function secretMatches(given: string, expected: string): boolean {
+  const digest = (text: string) => createHmac("sha256", "kad/2 secret compare").update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
 /** Lowercase hex of `bytes`. */
 export function toHex(bytes: Uint8Array): string {
   let out = "";

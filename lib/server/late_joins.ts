@@ -99,6 +99,11 @@ export class LateJoins {
     return this.#state !== "before";
   }
 
+  /** True while a member lost mid-stream may come back: streaming, with late joins allowed. */
+  get takesReturns(): boolean {
+    return this.#state === "open" && this.#allowed;
+  }
+
   /**
    * Why `name` cannot join now, or null when it can. `fromStart`: whether the server can still
    * feed the stream's first byte (null while it does not know yet: the stream is being set up).

@@ -414,7 +414,7 @@ export class Server {
     const old = this.#sessions.get(hello.name);
     const feed = this.#feed;
     if (!old || old.lost === null || old.report !== null || feed === null) return null;
-    if (!this.#verdicts.roster?.find(hello.name) || this.#late.refusal(hello.name, true) !== null) {
+    if (!this.#verdicts.roster?.find(hello.name) || !this.#late.takesReturns) {
       return null;
     }
     // a compressed stream's offsets are not the copy's: a node is fed it from the start again

@@ -12,6 +12,7 @@
 
 import { ConfigError } from "../errors.ts";
 import type { TlsIdentity } from "../net/tls.ts";
+import { secretMatches } from "../security/key_derivation.ts";
 import type { DeploymentStatus } from "./deployment_status.ts";
 import { STATUS_PAGE_HTML } from "./status_page.ts";
 
@@ -180,15 +181,6 @@ export class StatusServer {
         return false;
       }
     }
-    return sameText(given, this.#token);
+    return secretMatches(given, this.#token);
   }
-}
-
-/** Compares in a time that does not depend on where the texts differ. */
-function sameText(a: string, b: string): boolean {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < y.length; i++) diff |= (x[i] ?? 0) ^ y[i];
-  return diff === 0;
 }

@@ -4,25 +4,15 @@
  * and take screenshots.
  */
 
-import { join } from "node:path";
+import { toolPath } from "../../lib/process/host_tool.ts";
 import { lines } from "../../lib/text/lines.ts";
 import { type TempDir, tempDir } from "./temp_dir.ts";
 
 const CHROMIUM = ["chromium", "chromium-browser", "google-chrome"];
 
 /** The browser's path, or null when none is installed. */
-export async function findChromium(): Promise<string | null> {
-  for (const name of CHROMIUM) {
-    for (const dir of (Deno.env.get("PATH") ?? "/usr/bin").split(":")) {
-      try {
-        const path = join(dir, name);
-        if ((await Deno.stat(path)).isFile) return path;
-      } catch {
-        // not there
-      }
-    }
-  }
-  return null;
+export function findChromium(): string | null {
+  return CHROMIUM.map(toolPath).find((path) => path !== null) ?? null;
 }
 
 interface Pending {

@@ -6,19 +6,14 @@
 
 import { join } from "node:path";
 import type { Netlab, NetlabHost } from "../../lib/netlab/netlab.ts";
+import { hasTool } from "../../lib/process/host_tool.ts";
 import type { KadVariant } from "./kad_cli.ts";
 
 const SSHD = "/usr/sbin/sshd";
 
 /** True when sshd, ssh and ssh-keygen are installed. */
 export function sshAvailable(): boolean {
-  return ["/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"].every((p) => {
-    try {
-      return Deno.statSync(p).isFile;
-    } catch {
-      return false;
-    }
-  });
+  return [SSHD, "ssh", "ssh-keygen"].every(hasTool);
 }
 
 async function run(argv: string[]): Promise<void> {

@@ -18,7 +18,7 @@ const PACE_MS = 50;
 /** Where the spec leaves its screenshot. */
 const OUTPUT = fileURLToPath(new URL("../../test-output/", import.meta.url));
 
-const chromium = await findChromium();
+const chromium = findChromium();
 const [variant] = kadVariants();
 
 async function fetchStatus(url: string): Promise<DeploymentStatus> {

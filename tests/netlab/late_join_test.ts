@@ -10,6 +10,7 @@ import { canBuildNetlab, Netlab } from "../../lib/netlab/netlab.ts";
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { inNamespace, KadServer, kadVariants, startJoin } from "../_helpers/kad_cli.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
+import { writeRandomImage } from "../_helpers/random_image.ts";
 
 const root = canBuildNetlab();
 if (!root) console.warn("late join netlab tests SKIPPED: they need root and iproute2 (ip, tc)");
@@ -23,9 +24,7 @@ Deno.test({
   fn: async () => {
     await using dir = await tempDir();
     const image = join(dir.path, "disk.img");
-    const bytes = new Uint8Array(150 * MB);
-    for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
-    await Deno.writeFile(image, bytes);
+    await writeRandomImage(image, 150 * MB);
     await using lab = await Netlab.create({ hosts: 5, shape: { rate: "200mbit" } });
     const [serverHost, ...nodeHosts] = lab.hosts;
     const server = new KadServer(inNamespace(variant, serverHost.namespace), [

@@ -4,7 +4,7 @@
  * sshd, pdsh and clush (`.ci/run` installs them); each spec is skipped with the reason otherwise.
  */
 
-import { canBuildNetlab, Netlab } from "../../lib/netlab/netlab.ts";
+import { canBuildNetlab, Netlab, type NetlabHost } from "../../lib/netlab/netlab.ts";
 import { hasTool } from "../../lib/process/host_tool.ts";
 import { assert, assertEquals, assertMatch } from "../_helpers/assert.ts";
 import { inNamespace, KadServer, kadVariants, TEST_TOKEN } from "../_helpers/kad_cli.ts";
@@ -17,6 +17,24 @@ if (!root || !sshAvailable()) {
   console.warn(
     "launch tests SKIPPED: they need root, iproute2 and openssh-server (apt-get install openssh-server)",
   );
+}
+
+/** `kad serve --bench SIZE` launching `kad join --null` with `tool` on `hosts`, started in the lab's first host. */
+async function launchingServer(lab: Netlab, ssh: SshLab, tool: string, hosts: NetlabHost[], size: string) {
+  const server = new KadServer(inNamespace(variant, lab.hosts[0].namespace), [
+    "--bench",
+    size,
+    "--launch",
+    tool,
+    "--hosts",
+    hosts.map((h) => h.address).join(","),
+    "--join-args=--null",
+    "--remote-kad",
+    ssh.remoteKad,
+    ...ssh.sshOptions.flatMap((o) => ["--ssh-option", o]),
+  ], { listenHost: lab.hosts[0].address });
+  await server.port.catch(async () => assert(false, await server.process.stderr));
+  return server;
 }
 
 /** Every process's arguments, to look for the token in. */
@@ -33,21 +51,9 @@ for (const tool of ["ssh", "pdsh", "clush"] as const) {
     fn: async () => {
       await using dir = await tempDir("kad-launch-");
       await using lab = await Netlab.create({ hosts: 5 });
-      const [serverHost, ...hosts] = lab.hosts;
+      const hosts = lab.hosts.slice(1);
       await using ssh = await SshLab.start(lab, hosts, dir.path, variant);
-      const server = new KadServer(inNamespace(variant, serverHost.namespace), [
-        "--bench",
-        "100MB",
-        "--launch",
-        tool,
-        "--hosts",
-        hosts.map((h) => h.address).join(","),
-        "--join-args=--null",
-        "--remote-kad",
-        ssh.remoteKad,
-        ...ssh.sshOptions.flatMap((o) => ["--ssh-option", o]),
-      ], { listenHost: serverHost.address });
-      await server.port.catch(async () => assert(false, await server.process.stderr));
+      const server = await launchingServer(lab, ssh, tool, hosts, "100MB");
       let sawToken = false;
       while (!server.events.some((e) => e.event === "planned" || e.event === "done")) {
         sawToken ||= (await allArguments()).includes(TEST_TOKEN);
@@ -68,21 +74,9 @@ Deno.test({
   fn: async () => {
     await using dir = await tempDir("kad-launch-");
     await using lab = await Netlab.create({ hosts: 4 });
-    const [serverHost, ...hosts] = lab.hosts;
+    const hosts = lab.hosts.slice(1);
     await using ssh = await SshLab.start(lab, hosts.slice(0, 2), dir.path, variant); // the third runs no sshd
-    const server = new KadServer(inNamespace(variant, serverHost.namespace), [
-      "--bench",
-      "20MB",
-      "--launch",
-      "ssh",
-      "--hosts",
-      hosts.map((h) => h.address).join(","),
-      "--join-args=--null",
-      "--remote-kad",
-      ssh.remoteKad,
-      ...ssh.sshOptions.flatMap((o) => ["--ssh-option", o]),
-    ], { listenHost: serverHost.address });
-    await server.port.catch(async () => assert(false, await server.process.stderr));
+    const server = await launchingServer(lab, ssh, "ssh", hosts, "20MB");
     const { code, report, stderr } = await server.result();
     assertEquals(code, 1, stderr);
     assertEquals(report!.nodes.length, 2);

@@ -32,28 +32,30 @@ async function keep(path: string, frames: number, change = false): Promise<void>
   await Deno.writeFile(path, kept);
 }
 
-Deno.test("kept copy: 2 frames read back, then 3 checked → the chain of a node that checked all 5", async () => {
+/** The chain of a node that kept `kept` frames (one byte changed with `change`), then checked the rest. */
+async function chainAfterTakingUp(
+  kept: number,
+  change: boolean,
+): Promise<{ resumed: string; source: string }> {
   await using dir = await tempDir();
   const path = join(dir.path, "partial");
-  await keep(path, 2);
+  await keep(path, kept, change);
   const source = new StreamSeal(KEY, 1 << 16, FRAME);
   const frames = pieces.map((p, i) => sealedFrame(source, p, i * FRAME));
   const resumed = new StreamSeal(KEY, 1 << 16, FRAME);
-  await takeUpKeptCopy(path, 2 * FRAME, FRAME, resumed);
-  for (const f of frames.slice(2)) resumed.check(f);
-  assertEquals(resumed.chainDigest(), source.chainDigest());
+  await takeUpKeptCopy(path, kept * FRAME, FRAME, resumed);
+  for (const f of frames.slice(kept)) resumed.check(f);
+  return { resumed: resumed.chainDigest(), source: source.chainDigest() };
+}
+
+Deno.test("kept copy: 2 frames read back, then 3 checked → the chain of a node that checked all 5", async () => {
+  const { resumed, source } = await chainAfterTakingUp(2, false);
+  assertEquals(resumed, source);
 });
 
 Deno.test("kept copy: a byte that changed while the node was down → a chain that differs", async () => {
-  await using dir = await tempDir();
-  const path = join(dir.path, "partial");
-  await keep(path, 2, true);
-  const source = new StreamSeal(KEY, 1 << 16, FRAME);
-  const frames = pieces.map((p, i) => sealedFrame(source, p, i * FRAME));
-  const resumed = new StreamSeal(KEY, 1 << 16, FRAME);
-  await takeUpKeptCopy(path, 2 * FRAME, FRAME, resumed);
-  for (const f of frames.slice(2)) resumed.check(f);
-  assertNotEquals(resumed.chainDigest(), source.chainDigest());
+  const { resumed, source } = await chainAfterTakingUp(2, true);
+  assertNotEquals(resumed, source);
 });
 
 Deno.test("kept copy: unsealed (--insecure), the stream hash goes on over the bytes kept", async () => {
