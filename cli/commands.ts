@@ -27,6 +27,8 @@ import {
 } from "./flags.ts";
 import { type Compression, parseCompression, ZSTD_DEFAULT_LEVEL } from "../lib/compression/zstd.ts";
 import { LAUNCH_TOOLS } from "../lib/cluster/launcher.ts";
+import { DEFAULT_HEAD_PORT } from "../lib/agent/head.ts";
+import { MAX_GATHER_FANOUT } from "../lib/protocol/agent_messages.ts";
 
 /** Flags several commands share. */
 export const COMMON = {
@@ -105,10 +107,20 @@ export const SERVE_FLAGS = {
   ),
   launch: choiceFlag(
     "launch",
-    LAUNCH_TOOLS,
-    "start kad join on --hosts with ssh, pdsh or clush (the token on stdin)",
+    [...LAUNCH_TOOLS, "agents"] as const,
+    "start kad join on --hosts with ssh, pdsh or clush (the token on stdin), or on the agents of --head",
   ),
-  hosts: textFlag("hosts", "FILE|LIST", "--launch: a hosts file, or a list such as node[01-64],gw"),
+  hosts: textFlag(
+    "hosts",
+    "FILE|LIST",
+    "--launch: a hosts file, or a list such as node[01-64],gw (with agents: which ones; default all)",
+  ),
+  head: textFlag(
+    "head",
+    "HOST[:PORT]",
+    `--launch agents: the kad head they are connected to (port ${DEFAULT_HEAD_PORT} by default)`,
+    "127.0.0.1",
+  ),
   joinArgs: textFlag(
     "join-args",
     "ARGS",
@@ -322,6 +334,47 @@ export const NETBOOT_FLAGS = {
   },
 };
 
+/** Flags of the commands that talk to a head (`kad run`, `kad gather`). */
+export const HEAD_CLIENT_FLAGS = {
+  head: SERVE_FLAGS.head,
+  nodes: textFlag("nodes", "LIST", "the agents to use, such as node[01-08] (default: every connected agent)"),
+};
+
+/** `kad head`'s own flags. */
+export const HEAD_FLAGS = {
+  port: intFlag("port", "PORT", "port agents and clients connect to", 0, 65535, DEFAULT_HEAD_PORT),
+  listen: textFlag("listen", "HOST", "address to listen on", "0.0.0.0"),
+};
+
+/** `kad agent`'s own flags. */
+export const AGENT_FLAGS = {
+  server: textFlag("server", "HOST[:PORT]", `the kad head (port ${DEFAULT_HEAD_PORT} by default)`),
+  name: textFlag(
+    "name",
+    "NAME",
+    "the agent's name (default: the host name; made unique by the head when taken)",
+  ),
+  listen: textFlag("listen", "HOST[:PORT]", "where gather links from other agents arrive", "0.0.0.0:0"),
+};
+
+/** `kad run`'s own flags. */
+export const RUN_FLAGS = {
+  group: switchFlag("group", "fold identical outputs: each output once, under the nodes that wrote it"),
+};
+
+/** `kad gather`'s own flags. */
+export const GATHER_FLAGS = {
+  to: textFlag("to", "DIR", "where copies go: DIR/NODE (a directory: DIR/NODE/), or DIR/merged"),
+  cmd: textFlag("cmd", "COMMAND", "gather a command's standard output instead of a path"),
+  merge: textFlag(
+    "merge",
+    "COMMAND",
+    'merge along a tree: each node runs COMMAND on its stream and its children\'s (e.g. "sort -m")',
+  ),
+  fanout: intFlag("fanout", "K", "--merge: children per node of the tree", 1, MAX_GATHER_FANOUT, 2),
+  listen: textFlag("listen", "HOST[:PORT]", "where the nodes' links arrive", "0.0.0.0:0"),
+};
+
 /** `kad simulate`'s own flags. */
 export const SIMULATE_FLAGS = {
   nodes: intFlag("nodes", "N", "nodes to simulate", 1, 1_000_000, 10_000),
@@ -412,8 +465,61 @@ export const SIMULATE: CommandSpec = {
   flags: flagsOf(SIMULATE_FLAGS, [COMMON.help]),
 };
 
+/** The runtime flags of the agent commands (no --insecure: agents run commands as root). */
+const AGENT_RUNTIME = [
+  COMMON.tokenFile,
+  COMMON.token,
+  COMMON.json,
+  COMMON.connectTimeout,
+  COMMON.verbose,
+  COMMON.help,
+];
+
+/** `kad head`. */
+export const HEAD: CommandSpec = {
+  name: "head",
+  usage: "kad head [--port PORT]",
+  summary: "the daemon agents stay connected to; kad run, kad gather and serve --launch agents use it",
+  flags: flagsOf(HEAD_FLAGS, AGENT_RUNTIME),
+};
+
+/** `kad agent`. */
+export const AGENT: CommandSpec = {
+  name: "agent",
+  usage: "kad agent --server HEAD[:PORT]",
+  summary: "stay connected to a kad head and take its deployments, commands and gathers",
+  flags: flagsOf(AGENT_FLAGS, AGENT_RUNTIME),
+};
+
+/** `kad run`. */
+export const RUN: CommandSpec = {
+  name: "run",
+  usage: "kad run [--nodes LIST] [--group] -- COMMAND [ARGS…]",
+  summary: "run a command on every agent (as root), its output prefixed by node, then a table of exit codes",
+  flags: flagsOf(HEAD_CLIENT_FLAGS, RUN_FLAGS, AGENT_RUNTIME),
+};
+
+/** `kad gather`. */
+export const GATHER: CommandSpec = {
+  name: "gather",
+  usage: 'kad gather (PATH | --cmd COMMAND) --to DIR [--merge "sort -m"] [--nodes LIST]',
+  summary: "collect a file, a directory or a command's output from every agent, verified per node",
+  flags: flagsOf(HEAD_CLIENT_FLAGS, GATHER_FLAGS, AGENT_RUNTIME),
+};
+
 /** Every command. */
-export const COMMANDS: CommandSpec[] = [SERVE, JOIN, DEMO, BENCH, NETBOOT, SIMULATE];
+export const COMMANDS: CommandSpec[] = [
+  SERVE,
+  JOIN,
+  DEMO,
+  BENCH,
+  NETBOOT,
+  SIMULATE,
+  HEAD,
+  AGENT,
+  RUN,
+  GATHER,
+];
 
 /** Top-level help. */
 export function mainHelp(version: string): string {

@@ -96,12 +96,12 @@ export async function joinCommand(flags: ParsedFlags, positionals: string[]): Pr
 }
 
 /** A name the operator gave: one line, at most 255 characters (the protocol's limit). */
-function checkNodeName(name: string): void {
+export function checkNodeName(name: string, command = "join"): void {
   const control = [...name].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
   if (name === "" || name.length > 255 || control) {
     throw new UsageError(
       "Option --name takes 1 to 255 characters without control characters (newlines, tabs)",
-      "join",
+      command,
     );
   }
 }

@@ -20,11 +20,11 @@ export interface TokenChoice {
   generated: boolean;
 }
 
-/** Resolves the token of `command`; only a server may generate one. */
+/** Resolves the token of `command`; only a server may generate one, and agents' commands need one. */
 export async function tokenChoice(
   flags: ParsedFlags,
   command: string,
-  role: "server" | "node",
+  role: "server" | "node" | "agent",
 ): Promise<TokenChoice> {
   const token = read(flags, COMMON.token, command);
   const file = read(flags, COMMON.tokenFile, command);
@@ -42,6 +42,13 @@ export async function tokenChoice(
   const env = Deno.env.get(TOKEN_ENV);
   if (env !== undefined && env !== "") return { token: checkToken(env, TOKEN_ENV), generated: false };
   if (role === "server") return { token: generateToken(), generated: true };
+  if (role === "agent") {
+    throw new UsageError(
+      `No join token: give --token-file FILE, --token TOKEN or ${TOKEN_ENV}; kad head, its agents and ` +
+        "its clients share one (agents run commands as root: they never run without it)",
+      command,
+    );
+  }
   throw new UsageError(
     `No join token: give --token-file FILE, --token TOKEN or ${TOKEN_ENV} (kad serve prints it), ` +
       "or --insecure if the server runs without one",

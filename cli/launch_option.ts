@@ -8,18 +8,25 @@
 
 import { expandHosts, parseHostsFile } from "../lib/cluster/host_list.ts";
 import { Launch, type LaunchEnd, type LaunchTool } from "../lib/cluster/launcher.ts";
+import { AgentDeploy } from "../lib/agent/agent_deploy.ts";
+import { DEFAULT_HEAD_PORT } from "../lib/agent/head.ts";
 import { ConfigError, describeError } from "../lib/errors.ts";
-import { type FlagSpec, type ParsedFlags, read, UsageError } from "./flags.ts";
-import { SERVE_FLAGS as F } from "./commands.ts";
+import { type FlagSpec, hostPort, type ParsedFlags, read, UsageError } from "./flags.ts";
+import { COMMON, SERVE_FLAGS as F } from "./commands.ts";
 import type { TextOut } from "./terminal.ts";
 
 /** What `--launch` starts, where. */
 export interface LaunchChoice {
-  tool: LaunchTool;
+  tool: LaunchTool | "agents";
+  /** The hosts; with agents, those asked for (empty: every connected agent, known once the head answers). */
   hosts: string[];
   /** `kad join` on the hosts (`--remote-kad`) and what it gets besides the server, a name and the token. */
   joinArgv: string[];
   sshOptions: string[];
+  /** With agents: their head. */
+  head: { host: string; port: number };
+  /** Limit on reaching the head. */
+  connectTimeoutMs: number;
 }
 
 /** `--launch` and its options; null without `--launch`. */
@@ -29,11 +36,13 @@ export async function launchChoice(flags: ParsedFlags): Promise<LaunchChoice | n
   const hostsText = get(F.hosts);
   if (tool === undefined) {
     if (hostsText !== undefined || get(F.joinArgs) !== undefined) {
-      throw new UsageError("--hosts and --join-args are for --launch ssh|pdsh|clush", "serve");
+      throw new UsageError("--hosts and --join-args are for --launch ssh|pdsh|clush|agents", "serve");
     }
     return null;
   }
-  if (hostsText === undefined) throw new UsageError(`--launch ${tool} needs --hosts FILE or a list`, "serve");
+  if (hostsText === undefined && tool !== "agents") {
+    throw new UsageError(`--launch ${tool} needs --hosts FILE or a list`, "serve");
+  }
   const joinArgs = get(F.joinArgs);
   if (joinArgs === undefined) {
     throw new UsageError(
@@ -41,13 +50,17 @@ export async function launchChoice(flags: ParsedFlags): Promise<LaunchChoice | n
       "serve",
     );
   }
-  const hosts = await hostsOf(hostsText);
-  if (hosts.length === 0) throw new UsageError(`--hosts ${hostsText} names no host`, "serve");
+  const hosts = hostsText === undefined ? [] : await hostsOf(hostsText);
+  if (hostsText !== undefined && hosts.length === 0) {
+    throw new UsageError(`--hosts ${hostsText} names no host`, "serve");
+  }
   return {
     tool,
     hosts,
     joinArgv: [get(F.remoteKad)!, "join", ...joinArgs.split(/\s+/).filter((w) => w !== "")],
     sshOptions: get(F.sshOption)!,
+    head: hostPort(get(F.head)!, DEFAULT_HEAD_PORT, "serve"),
+    connectTimeoutMs: get(COMMON.connectTimeout)!,
   };
 }
 
@@ -77,7 +90,9 @@ export class LaunchWatch {
   readonly #joined = new Set<string>();
   readonly #failed = new Map<string, string>();
   readonly #lastLines = new Map<string, string>();
-  #launch: Launch | null = null;
+  /** The hosts to account for (with agents: known once the head planned the deployment). */
+  #hosts: string[];
+  #launch: Launch | AgentDeploy | null = null;
   #resolve!: () => void;
   /** Resolves once every host joined or failed, with at least one joined. */
   readonly accounted: Promise<void>;
@@ -88,6 +103,7 @@ export class LaunchWatch {
   constructor(choice: LaunchChoice, err: TextOut) {
     this.#choice = choice;
     this.#err = err;
+    this.#hosts = choice.hosts;
     this.accounted = new Promise((resolve) => this.#resolve = resolve);
   }
 
@@ -99,6 +115,27 @@ export class LaunchWatch {
   /** Starts `kad join --server SERVER` on every host, with `token` on their standard input. */
   start(server: string, token: string | null): void {
     const { tool, hosts, joinArgv, sshOptions } = this.#choice;
+    if (tool === "agents") {
+      const { host, port } = this.#choice.head;
+      this.#err.write(`kad: handing the deployment to the agents of kad head at ${host}:${port}\n`);
+      this.#launch = new AgentDeploy({
+        head: this.#choice.head,
+        token: token!,
+        port: Number(server.slice(server.lastIndexOf(":") + 1)),
+        args: joinArgv.slice(2),
+        nodes: hosts.length > 0 ? hosts : null,
+        connectTimeoutMs: this.#choice.connectTimeoutMs,
+        onHosts: (planned) => {
+          this.#hosts = planned;
+          if (planned.length > 0) return this.#check();
+          this.#err.write("kad: no agent is connected to the head\n");
+          this.onNoneJoined();
+        },
+        onLine: (host, line) => this.#line(host, line),
+        onEnd: (end) => this.#ended(end),
+      });
+      return;
+    }
     const argv = [...joinArgv.slice(0, 2), "--server", server, ...joinArgv.slice(2)];
     this.#err.write(`kad: starting kad join on ${hosts.length} host(s) with ${tool}\n`);
     this.#launch = Launch.start(
@@ -109,7 +146,6 @@ export class LaunchWatch {
 
   /** A node joined under `name`: its host is accounted for. */
   joined(name: string): void {
-    if (!this.#choice.hosts.includes(name)) return;
     this.#joined.add(name);
     this.#check();
   }
@@ -127,23 +163,28 @@ export class LaunchWatch {
 
   #line(host: string, line: string): void {
     const m = HOST_EXITED.exec(line);
-    if (m && this.#choice.hosts.includes(m[1])) {
+    if (m && this.#hosts.includes(m[1])) {
       const said = this.#lastLines.get(m[1]);
       this.#fail(m[1], `${this.#choice.tool}: exit code ${m[2]}${said ? `: ${said}` : ""}`);
       return;
     }
     // pdsh and clush prefix each host's lines with its name
     const prefixed = /^([^\s:]+): (.*)$/.exec(line);
-    const who = host || (prefixed && this.#choice.hosts.includes(prefixed[1]) ? prefixed[1] : "");
+    const who = host || (prefixed && this.#hosts.includes(prefixed[1]) ? prefixed[1] : "");
     if (who !== "") this.#lastLines.set(who, prefixed && who === prefixed[1] ? prefixed[2] : line);
   }
 
   #ended(end: LaunchEnd): void {
-    const hosts = end.host === "" ? this.#choice.hosts : [end.host];
+    if (end.host === "" && this.#hosts.length === 0) {
+      this.#err.write(`kad: ${end.message}\n`); // the head could not be reached
+      return this.onNoneJoined();
+    }
+    const hosts = end.host === "" ? this.#hosts : [end.host];
     for (const host of hosts) {
       if (this.#joined.has(host) || this.#failed.has(host)) continue;
       const said = end.message || this.#lastLines.get(host) || "no output";
-      this.#fail(host, `${this.#choice.tool} exited with status ${end.code}: ${said}`);
+      const launcher = this.#choice.tool === "agents" ? "its agent's kad join" : this.#choice.tool;
+      this.#fail(host, `${launcher} exited with status ${end.code}: ${said}`);
     }
   }
 
@@ -155,8 +196,9 @@ export class LaunchWatch {
   }
 
   #check(): void {
-    if (this.#joined.size + this.#failed.size < this.#choice.hosts.length) return;
-    if (this.#joined.size > 0) this.#resolve();
+    const joined = this.#hosts.filter((host) => this.#joined.has(host)).length;
+    if (this.#hosts.length === 0 || joined + this.#failed.size < this.#hosts.length) return;
+    if (joined > 0) this.#resolve();
     else this.onNoneJoined();
   }
 }

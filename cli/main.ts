@@ -16,6 +16,10 @@ import { netbootCommand } from "./netboot_command.ts";
 import { setupLogging } from "./logging.ts";
 import { serveCommand } from "./serve_command.ts";
 import { simulateCommand } from "./simulate_command.ts";
+import { agentCommand } from "./agent_command.ts";
+import { gatherCommand } from "./gather_command.ts";
+import { headCommand } from "./head_command.ts";
+import { runCommand } from "./run_command.ts";
 import { stderrOut, stdoutOut } from "./terminal.ts";
 
 /** kad's version. */
@@ -53,6 +57,14 @@ export async function main(args: string[]): Promise<number> {
         return await netbootCommand(flags, positionals);
       case "simulate":
         return await simulateCommand(flags, positionals);
+      case "head":
+        return await headCommand(flags, positionals);
+      case "agent":
+        return await agentCommand(flags, positionals);
+      case "run":
+        return await runCommand(flags, positionals);
+      case "gather":
+        return await gatherCommand(flags, positionals);
       default:
         return await demoCommand(flags, positionals);
     }

@@ -87,3 +87,44 @@ function expandRange(item: string, whole: string): string[] {
 function bad(whole: string, why: string): ConfigError {
   return new ConfigError(`Bad host list "${whole}": ${why}`);
 }
+
+/**
+ * The shortest host list that names `hosts` the way cluster tools print them: `node[01-03,07],gw`
+ * (the inverse of {@link expandHosts}; names ending in a number folded by prefix and width).
+ */
+export function foldHosts(hosts: readonly string[]): string {
+  const numbered: { prefix: string; digits: string }[] = [];
+  const plain: string[] = [];
+  const padded = new Set<string>(); // prefix and width of numbers written with leading zeros
+  for (const host of new Set(hosts)) {
+    const m = /^(.*?)(\d+)$/.exec(host);
+    if (m === null) plain.push(host);
+    else {
+      numbered.push({ prefix: m[1], digits: m[2] });
+      if (m[2].length > 1 && m[2].startsWith("0")) padded.add(`${m[1]}\0${m[2].length}`);
+    }
+  }
+  // "7" and "07" are different hosts: a number folds with padded ones only when it has their width
+  const groups = new Map<string, { prefix: string; width: number; numbers: number[] }>();
+  for (const { prefix, digits } of numbered) {
+    const width = padded.has(`${prefix}\0${digits.length}`) ? digits.length : 0;
+    const key = `${prefix}\0${width}`;
+    const group = groups.get(key) ?? { prefix, width, numbers: [] };
+    group.numbers.push(Number(digits));
+    groups.set(key, group);
+  }
+  const parts = [...groups.values()].map(({ prefix, width, numbers }) => {
+    const sorted = [...numbers].sort((a, b) => a - b);
+    const text = (n: number) => String(n).padStart(width, "0");
+    if (sorted.length === 1) return prefix + text(sorted[0]);
+    const ranges: string[] = [];
+    for (let i = 0; i < sorted.length;) {
+      let j = i;
+      while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+      ranges.push(i === j ? text(sorted[i]) : `${text(sorted[i])}-${text(sorted[j])}`);
+      i = j + 1;
+    }
+    return `${prefix}[${ranges.join(",")}]`;
+  });
+  return [...parts, ...plain].sort((a, b) => a.localeCompare(b, "en", { numeric: true })).join(",");
+}

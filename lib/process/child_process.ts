@@ -153,7 +153,9 @@ export class ChildProcess {
 export const SECRET_ENV: readonly string[] = [TOKEN_ENV];
 
 /** The environment options of Deno.Command for `spec`: inherited, minus every secret, plus `spec.env`. */
-function childEnvironment(spec: ChildSpec): { env: Record<string, string>; clearEnv: true } {
+export function childEnvironment(
+  spec: Pick<ChildSpec, "env" | "withheldEnv">,
+): { env: Record<string, string>; clearEnv: true } {
   const env = Deno.env.toObject();
   for (const name of [...SECRET_ENV, ...spec.withheldEnv ?? []]) delete env[name];
   return { env: { ...env, ...spec.env }, clearEnv: true };

@@ -42,7 +42,7 @@ export const FLAG_MAC = 0x0001;
 /** Bytes of the tag after the payload of a frame flagged {@link FLAG_MAC}. */
 export const MAC_TRAILER_BYTES = 16;
 
-/** Frame types. Values 0x26–0x2f are reserved for authentication, 0x35–0x3f for repair. */
+/** Frame types. Values 0x26–0x2f are reserved for authentication, 0x35–0x3f for repair, 0x51–0x5f for agents. */
 export const FrameType = {
   /** node → server: protocol version, name, data address. */
   HELLO: 0x01,
@@ -97,6 +97,11 @@ export const FrameType = {
   ADOPT_FAILED: 0x33,
   /** server → node: accept your stream from `upstream` from now on. */
   NEW_UPSTREAM: 0x34,
+  /**
+   * Agents, their head and its clients (`kad agent`, `kad head`, `kad run`, `kad gather`): one frame
+   * type whose JSON body says its kind (protocol/agent_messages.ts).
+   */
+  AGENT: 0x50,
 } as const;
 
 /** One of the {@link FrameType} values. */

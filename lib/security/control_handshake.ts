@@ -64,7 +64,7 @@ export async function proveToServer(
 export async function challengeNode(
   control: FrameConn,
   tokenKey: Uint8Array,
-  hello: HelloMessage,
+  hello: Pick<HelloMessage, "name" | "nonce">,
 ): Promise<ControlSession> {
   const serverNonce = randomNonce();
   await control.send(FrameType.CHALLENGE, {
