@@ -68,7 +68,9 @@ export async function gatherCommand(flags: ParsedFlags, positionals: string[]): 
           }
         },
         exit: ({ node, code, error }) => {
-          if (code !== 0) exits.set(node, error);
+          if (code === 0) return;
+          exits.set(node, error);
+          inbox.abandon(job, node, error); // a node that ended without linking is not waited for
         },
       },
     );

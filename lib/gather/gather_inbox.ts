@@ -15,7 +15,10 @@ const log = logger("gather");
 
 interface Expected {
   key: Uint8Array;
-  children: Map<string, { resolve: (link: IncomingLink) => void; taken: boolean }>;
+  children: Map<
+    string,
+    { resolve: (link: IncomingLink) => void; reject: (error: Error) => void; taken: boolean }
+  >;
 }
 
 /** Gather links arriving on a listener, sorted by job and child. */
@@ -50,16 +53,19 @@ export class GatherInbox {
         child,
         new Promise<IncomingLink>((resolve, reject) => {
           const timer = setTimeout(() => {
-            entry.taken = true;
-            reject(
-              new TimeoutError(`${child} never linked (within ${this.#timeoutMs / 1000} s)`, { node: child }),
-            );
+            const limit = this.#timeoutMs / 1000;
+            entry.reject(new TimeoutError(`${child} never linked (within ${limit} s)`, { node: child }));
           }, this.#timeoutMs);
           const entry = {
             taken: false,
             resolve: (link: IncomingLink) => {
               clearTimeout(timer);
               resolve(link);
+            },
+            reject: (error: Error) => {
+              clearTimeout(timer);
+              entry.taken = true;
+              reject(error);
             },
           };
           expected.children.set(child, entry);
@@ -70,6 +76,12 @@ export class GatherInbox {
     for (const wake of this.#jobWaiters.get(job) ?? []) wake();
     this.#jobWaiters.delete(job);
     return links;
+  }
+
+  /** Stops waiting for `child` of `job` when it has not linked yet: its wait fails with `why`. */
+  abandon(job: string, child: string, why: string): void {
+    const entry = this.#jobs.get(job)?.children.get(child);
+    if (entry !== undefined && !entry.taken) entry.reject(new KadError("NRF", why, { node: child }));
   }
 
   /** Forgets `job`. */

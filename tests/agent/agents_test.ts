@@ -219,3 +219,36 @@ Deno.test("agents: a wrong token → kad run fails with AUTH in one line; kad he
   assertEquals(tokenless.code, 2);
   assertMatch(tokenless.stderr, /No join token.*agents run commands as root/);
 });
+
+Deno.test("gather: an agent killed -9 mid-gather → that node failed, the others copied, exit 1", async () => {
+  const { head, port, agents } = await headWithAgents(3);
+  await using _h = head;
+  await using _a = agents;
+  await using dir = await tempDir();
+  const flag = join(dir.path, "victim");
+  const to = join(dir.path, "got");
+  // the first node to take the flag says who it is (its agent's pid) and lingers mid-stream
+  const command =
+    `if mkdir ${flag} 2>/dev/null; then echo $PPID > ${flag}/pid; seq 1 1000; sleep 30; fi; seq 1 1000`;
+  const gathering = headClient(variant, [
+    "gather",
+    "--cmd",
+    command,
+    "--head",
+    `127.0.0.1:${port}`,
+    "--to",
+    to,
+  ]);
+  let pid = "";
+  while (pid === "") pid = (await Deno.readTextFile(join(flag, "pid")).catch(() => "")).trim();
+  Deno.kill(Number(pid), "SIGKILL");
+  const { code, events } = await gathering;
+  assertEquals(code, 1);
+  const verdicts = events.filter((e) => e.event === "verdict");
+  assertEquals(verdicts.map((v) => v.status).sort(), ["failed", "ok", "ok"]);
+  const victim = verdicts.find((v) => v.status === "failed")!;
+  assertMatch(victim.error as string, /agent lost|closed its gather link|Reading from/);
+  for (const v of verdicts.filter((v) => v.status === "ok")) {
+    assertEquals((await Deno.readTextFile(join(to, v.node as string))).split("\n").length, 1001);
+  }
+});

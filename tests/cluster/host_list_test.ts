@@ -1,5 +1,5 @@
 import { ConfigError } from "../../lib/errors.ts";
-import { expandHosts, parseHostsFile } from "../../lib/cluster/host_list.ts";
+import { expandHosts, foldHosts, parseHostsFile } from "../../lib/cluster/host_list.ts";
 import { assertEquals, assertThrows } from "../_helpers/assert.ts";
 
 Deno.test("host list: folded ranges expand in order, zero padding kept, duplicates once", () => {
@@ -21,5 +21,15 @@ Deno.test("host list: unbalanced brackets, backward ranges and junk are one-line
       (e: unknown) => e instanceof ConfigError && e.message.startsWith("Bad host list"),
       bad,
     );
+  }
+});
+
+Deno.test("host list: foldHosts prints the shortest list, and expands back to the same hosts", () => {
+  assertEquals(foldHosts(["n1", "n2", "n3", "n5"]), "n[1-3,5]");
+  assertEquals(foldHosts(["node10", "node01", "node02"]), "node[01-02,10]");
+  assertEquals(foldHosts(["gw", "vm", "vm-2", "vm-3"]), "gw,vm,vm-[2-3]");
+  assertEquals(foldHosts(["a1"]), "a1");
+  for (const hosts of [["n7", "n07", "n8"], ["x9", "x10", "x11"], ["r1-n1", "r1-n2", "r2-n1"]]) {
+    assertEquals(expandHosts(foldHosts(hosts)).sort(), [...hosts].sort(), hosts.join(","));
   }
 });
