@@ -54,7 +54,7 @@ function describe(event: HeadEvent): string {
     case "agent-left":
       return `kad head: agent ${event.name} left: ${event.reason} (${event.agents} connected)`;
     case "job":
-      return `kad head: job ${event.job}: ${event.kind} on ${event.nodes} agent(s)` +
+      return `kad head: job ${event.job}: ${event.kind} handed to ${event.nodes} agent(s) in ${event.ms} ms` +
         (event.missing > 0 ? `, ${event.missing} asked for are not connected` : "");
     case "refused":
       return `kad head: refused ${event.peer}: ${event.reason}`;

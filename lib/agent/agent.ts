@@ -21,7 +21,7 @@ import { openKey } from "../security/sealed_key.ts";
 import { GatherInbox } from "../gather/gather_inbox.ts";
 import { gatherKeyContext } from "../gather/gather_link.ts";
 import { runGatherNode } from "../gather/gather_node.ts";
-import { AGENT_PING_MS } from "./head.ts";
+import { AGENT_PING_MS, noDelay } from "./head.ts";
 import { CommandJob, type CommandReport } from "./command_job.ts";
 
 /** First and longest pause between two attempts to reach the head. */
@@ -105,7 +105,7 @@ interface Connected {
 
 async function connect(options: AgentOptions, name: string, id: string, port: number): Promise<Connected> {
   const peer = "kad head";
-  const control = new FrameConn(await connectTo(options.head, peer, options.connectTimeoutMs), {
+  const control = new FrameConn(noDelay(await connectTo(options.head, peer, options.connectTimeoutMs)), {
     peer,
     idleTimeoutMs: options.connectTimeoutMs,
   });

@@ -41,7 +41,8 @@ export type HeadEvent =
   | { type: "listening"; host: string; port: number }
   | { type: "agent-joined"; name: string; host: string; agents: number }
   | { type: "agent-left"; name: string; reason: string; agents: number }
-  | { type: "job"; job: string; kind: string; nodes: number; missing: number }
+  /** A job handed to its agents; `ms`: from the request to the last order written. */
+  | { type: "job"; job: string; kind: string; nodes: number; missing: number; ms: number }
   | { type: "refused"; peer: string; reason: string };
 
 /** Options of a {@link Head}. */
@@ -143,6 +144,7 @@ export class Head {
   }
 
   async #accept(conn: Deno.Conn): Promise<void> {
+    noDelay(conn);
     const host = (conn.remoteAddr as Deno.NetAddr).hostname;
     const control = new FrameConn(conn, { peer: host, idleTimeoutMs: this.#options.connectTimeoutMs });
     let hello: HelloMessage;
@@ -271,15 +273,9 @@ export class Head {
     const wanted = request.nodes ?? [...this.#agents.keys()].sort(byName);
     const targets = wanted.filter((name) => this.#agents.has(name));
     const missing = wanted.filter((name) => !this.#agents.has(name));
+    const started = performance.now();
     const job: HeadJob = { id: request.job, client, pending: new Set(targets) };
     this.#jobs.set(job.id, job);
-    this.#options.onEvent?.({
-      type: "job",
-      job: job.id,
-      kind: request.kind,
-      nodes: targets.length,
-      missing: missing.length,
-    });
     const gather = request.kind === "gather"
       ? { tree: gatherTree(targets, request.merge === null ? Infinity : request.fanout), key: randomKey() }
       : null;
@@ -292,7 +288,8 @@ export class Head {
       children: gather?.tree.rootChildren ?? [],
       key: gather ? sealKey(session.sealKey, gather.key, context) : "",
     });
-    for (const name of targets) {
+    // every agent's order at once, each on its own connection
+    await Promise.all(targets.map(async (name) => {
       const agent = this.#agents.get(name)!;
       let order: AgentMessage;
       if (request.kind === "run") {
@@ -315,7 +312,15 @@ export class Head {
       await agent.control.send(FrameType.AGENT, order).catch(async (error) => {
         await this.#ended(job, name, null, `could not reach the agent: ${describeError(error)}`);
       });
-    }
+    }));
+    this.#options.onEvent?.({
+      type: "job",
+      job: job.id,
+      kind: request.kind,
+      nodes: targets.length,
+      missing: missing.length,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
     if (targets.length === 0) {
       this.#jobs.delete(job.id);
       await client.send(FrameType.AGENT, { kind: "done", job: job.id });
@@ -333,6 +338,15 @@ function helloRefusal(hello: HelloMessage): string | null {
   }
   if (hello.nonce === "") return "kad head runs commands as root on its agents: it needs the join token";
   return null;
+}
+
+/**
+ * Sends each message at once (TCP_NODELAY): agents' messages are small and come in bursts (a
+ * job's output, then its exit), which Nagle's algorithm would hold for the peer's delayed ACK.
+ */
+export function noDelay<T extends Deno.Conn>(conn: T): T {
+  if ("setNoDelay" in conn && typeof conn.setNoDelay === "function") conn.setNoDelay(true);
+  return conn;
 }
 
 /** Node names in a natural order: node2 before node10. */

@@ -14,6 +14,7 @@ import { connectTo } from "../relay/data_link.ts";
 import { proveToServer } from "../security/control_handshake.ts";
 import { tokenKey } from "../security/join_token.ts";
 import { randomNonce } from "../security/key_derivation.ts";
+import { noDelay } from "./head.ts";
 
 /** A job's plan as the head made it. */
 export type JobPlan = Extract<AgentMessage, { kind: "plan" }>;
@@ -53,7 +54,10 @@ export class HeadClient {
     timeoutMs: number,
   ): Promise<HeadClient> {
     const peer = "kad head";
-    const control = new FrameConn(await connectTo(head, peer, timeoutMs), { peer, idleTimeoutMs: timeoutMs });
+    const control = new FrameConn(noDelay(await connectTo(head, peer, timeoutMs)), {
+      peer,
+      idleTimeoutMs: timeoutMs,
+    });
     try {
       const nonce = randomNonce();
       await control.send(FrameType.HELLO, {

@@ -85,6 +85,8 @@ export class FrameConn {
   #closed = false;
   #timer: ReturnType<typeof setInterval> | undefined;
   #writeChain: Promise<void> = Promise.resolve();
+  /** Where {@link writeFrame} puts a frame and its tag together (grown to the largest frame). */
+  #scratch = new Uint8Array(0);
 
   /** Wraps `conn`. */
   constructor(conn: ByteConn, options: FrameConnOptions) {
@@ -270,14 +272,18 @@ export class FrameConn {
 
   /**
    * Writes one whole frame now, header and payload, followed by its MAC on an authenticated
-   * connection (whose header must then carry {@link FLAG_MAC}). The data path; callers keep
-   * writes ordered themselves.
+   * connection (whose header must then carry {@link FLAG_MAC}), in one write: a frame and its tag
+   * written apart would wait for the peer's delayed ACK (Nagle's algorithm), ~40 ms per small
+   * control message. The data path; callers keep writes ordered themselves.
    */
   async writeFrame(frame: Uint8Array): Promise<void> {
     if (this.auth === null) return await writeAll(this.conn, frame);
     const tag = this.auth.sign(frame.subarray(0, FRAME_HEADER_BYTES), frame.subarray(FRAME_HEADER_BYTES));
-    await writeAll(this.conn, frame);
-    await writeAll(this.conn, tag);
+    const whole = frame.length + tag.length;
+    if (this.#scratch.length < whole) this.#scratch = new Uint8Array(whole);
+    this.#scratch.set(frame);
+    this.#scratch.set(tag, frame.length);
+    await writeAll(this.conn, this.#scratch.subarray(0, whole));
   }
 
   /**
