@@ -31,6 +31,10 @@
  * console.assert(allOk(report) && a.status === "ok" && b.status === "ok");
  * ```
  *
+ * For a cluster that stays connected, {@link Head} keeps agents ({@link runAgent}) between jobs and
+ * a {@link HeadClient} hands them commands, deployments and gathers (`kad head`, `kad agent`,
+ * `kad run`, `kad gather`).
+ *
  * Internals (the relay, the wire protocol, the repair coordinator) are not part of this surface.
  *
  * @module
@@ -106,3 +110,23 @@ export {
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from "./lib/net/timeouts.ts";
 export { DEFAULT_RING_BYTES } from "./lib/relay/fan_out.ts";
 export { DEFAULT_CONTROL_PORT } from "./lib/protocol/frame.ts";
+export {
+  AGENT_PING_MS,
+  DEFAULT_HEAD_PORT,
+  Head,
+  type HeadEvent,
+  type HeadOptions,
+} from "./lib/agent/head.ts";
+export { type AgentEvent, type AgentOptions, runAgent } from "./lib/agent/agent.ts";
+export {
+  HeadClient,
+  type JobExit,
+  type JobListener,
+  type JobOutput,
+  type JobPlan,
+  type JobRequest,
+} from "./lib/agent/head_client.ts";
+export type { AgentInfo, AgentMessage, GatherSource, GatherVerdict } from "./lib/protocol/agent_messages.ts";
+export { newJobId } from "./lib/protocol/agent_messages.ts";
+export { expandHosts, foldHosts, parseHostsFile } from "./lib/cluster/host_list.ts";
+export { type OutputGroup, OutputGroups } from "./lib/cluster/output_groups.ts";

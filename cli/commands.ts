@@ -292,6 +292,11 @@ export const NETBOOT_FLAGS = {
     "init: send IPv6 router adverts on IF (give IF an IPv6 address): iPXE stops waiting ~13 s for a router",
   ),
   server: textFlag("server", "HOST[:PORT]", "init: the `kad serve` nodes join"),
+  agent: textFlag(
+    "agent",
+    "HEAD[:PORT]",
+    "init: nodes run `kad agent` against this `kad head` once their disk is ready, instead of joining --server once",
+  ),
   tftp: textFlag(
     "tftp",
     "HOST",

@@ -78,8 +78,12 @@ async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {
     throw new UsageError("Missing --interface IF (dnsmasq serves only that one)", "netboot");
   }
   const server = get(F.server);
-  if (server === undefined) {
-    throw new UsageError("Missing --server HOST[:PORT] (the kad serve to join)", "netboot");
+  const agent = get(F.agent);
+  if (server === undefined && agent === undefined) {
+    throw new UsageError(
+      "Missing --server HOST[:PORT] (the kad serve to join) or --agent HEAD[:PORT] (the kad head to serve)",
+      "netboot",
+    );
   }
   const dhcp = dhcpMode(get(F.dhcpRange), get(F.proxyDhcp));
   const { token } = await tokenChoice(flags, "netboot", "node");
@@ -97,7 +101,8 @@ async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {
     console: get(F.console),
     routerAdverts: get(F.ipv6Ra)!,
     params: {
-      server,
+      ...(server === undefined ? {} : { server }),
+      ...(agent === undefined ? {} : { agent }),
       ...(token === null ? { insecure: "1" } : { token }),
       disk: get(F.disk) ?? "",
       root: String(get(F.root)),
@@ -110,7 +115,7 @@ async function initCommand(flags: ParsedFlags, dir: string): Promise<number> {
       ...(waitServerMs === undefined ? {} : { wait_server: String(waitServerMs / 1000) }),
       // with proxy-DHCP the lease comes from another server: files are fetched from kad's host
       tftp: get(F.tftp) ??
-        (dhcp.kind === "proxy" ? hostPort(server, DEFAULT_CONTROL_PORT, "netboot").host : ""),
+        (dhcp.kind === "proxy" ? hostPort((server ?? agent)!, DEFAULT_CONTROL_PORT, "netboot").host : ""),
     },
   });
   const out = stdoutOut();

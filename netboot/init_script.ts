@@ -17,7 +17,9 @@
 
 /** The kernel command line parameters the init understands, with their meaning. */
 export const INIT_PARAMETERS: Record<string, string> = {
-  "kad.server": "HOST[:PORT] of `kad serve` (required)",
+  "kad.server": "HOST[:PORT] of `kad serve` (required unless kad.agent= is given)",
+  "kad.agent":
+    'HEAD[:PORT] of `kad head`: once its disk is ready the node runs `kad agent` instead of one `kad join`, and takes deployments (`kad serve --launch agents --join-args="--to /mnt/target"`), commands and gathers from there',
   "kad.token": "the join token (required unless kad.insecure=1)",
   "kad.insecure": "1: join an --insecure server",
   "kad.layout": "sfdisk layout, a path under the TFTP root (e.g. layout.sfdisk); absent: no partitioning",
@@ -67,6 +69,7 @@ finish() {
 fail() { say "FAILED: $*"; phase failed; DONE=$(param kad.done poweroff); [ "$DONE" = reboot ] && DONE=poweroff; finish; }
 
 SERVER=$(param kad.server "")
+AGENT=$(param kad.agent "")
 TOKEN=$(param kad.token "")
 INSECURE=$(param kad.insecure 0)
 LAYOUT=$(param kad.layout "")
@@ -83,7 +86,7 @@ TFTP=$(param kad.tftp "")
 WAITSERVER=$(param kad.wait_server "")
 phase booted
 BOOTED="booted:$(cut -d' ' -f1 /proc/uptime) s after the kernel started"
-[ -n "$SERVER" ] || fail "no kad.server= on the kernel command line"
+[ -n "$SERVER" ] || [ -n "$AGENT" ] || fail "no kad.server= (or kad.agent=) on the kernel command line"
 [ -n "$TOKEN" ] || [ "$INSECURE" = 1 ] || fail "no kad.token= on the kernel command line"
 
 for module in $(cat /etc/kad/modules 2>/dev/null); do modprobe -q "$module" 2>/dev/null; done
@@ -174,6 +177,14 @@ export KAD_NODE="$NAME" KAD_MAC="$MAC" KAD_ADDRESS="$ADDRESS" KAD_GATEWAY="$GATE
   KAD_ROOT="$ROOTDEV" KAD_ROOT_PART="$ROOTPART" KAD_ROOT_UUID="$UUID" KAD_FS="$FS" KAD_SERVER="$SERVER" \
   KAD_SINK="$SINK" KAD_TARGET=/mnt/target KAD_HOOKS="$HOOKS" KAD_TFTP="$TFTP" KAD_BOOTLOADER="$BOOTLOADER" \
   KAD_REBOOT_WINDOW="$WINDOW" KAD_DONE="$DONE" KAD_SWAP_UUIDS="$SWAP_UUIDS"
+if [ -n "$AGENT" ]; then
+  # an agent of kad head: deployments (into $KAD_TARGET), commands and gathers come from there, until
+  # a command ends it (kad run -- reboot -f)
+  say "agent of kad head $AGENT, its disk ready at /mnt/target"
+  phase agent
+  kad agent --server "$AGENT" --name "$NAME"
+  fail "kad agent exited with $?"
+fi
 if [ -n "$PARTITIONED" ]; then
   kad join --server "$SERVER" --name "$NAME" $AUTH $SINKARGS --phase "$BOOTED" --phase "$PARTITIONED" \
     --post-install /etc/kad/post-install

@@ -27,8 +27,11 @@ export type JobRequest = Extract<AgentMessage, { kind: "run" | "deploy" | "gathe
 
 /** What a client hears of its job. */
 export interface JobListener {
+  /** The job's plan, first. */
   plan?(plan: JobPlan): void | Promise<void>;
+  /** Lines a node's command wrote. */
   output?(output: JobOutput): void;
+  /** A node's end. */
   exit?(exit: JobExit): void;
 }
 

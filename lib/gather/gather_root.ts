@@ -21,11 +21,13 @@ export const MERGED_NAME = "merged";
 
 /** The head's side of one gather. */
 export interface GatherRootOptions {
-  /** The job and its key. */
+  /** The job. */
   job: string;
+  /** The job's key. */
   key: Uint8Array;
-  /** Every node the gather went to, and those that send to the head. */
+  /** Every node the gather went to. */
   nodes: readonly string[];
+  /** The nodes that send to the head. */
   children: readonly string[];
   /** The merge command, or null. */
   merge: string | null;
