@@ -36,6 +36,7 @@ export async function gatherCommand(flags: ParsedFlags, positionals: string[]): 
     throw new UsageError('--merge takes a command, such as "sort -m"', "gather");
   }
   const nodes = nodeSelection(flags, "gather");
+  const fanout = get(F.fanout)!;
   const json = get(COMMON.json)!;
   const timeoutMs = get(COMMON.connectTimeout)!;
   const inbox = new GatherInbox(listenOn(hostPort(get(F.listen)!, 0, "gather"), "gather links"), timeoutMs);
@@ -50,7 +51,7 @@ export async function gatherCommand(flags: ParsedFlags, positionals: string[]): 
   let root: Promise<GatherResult> | null = null;
   try {
     await client.run(
-      { kind: "gather", job, port: inbox.port, source, merge, fanout: get(F.fanout)!, nodes },
+      { kind: "gather", job, port: inbox.port, source, merge, fanout, nodes },
       {
         plan: (plan) => {
           root = runGatherRoot({

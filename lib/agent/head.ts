@@ -23,10 +23,7 @@ import {
 import { challengeNode } from "../security/control_handshake.ts";
 import type { ControlSession } from "../security/handshake.ts";
 import { tokenKey } from "../security/join_token.ts";
-import { randomKey } from "../security/key_derivation.ts";
-import { sealKey } from "../security/sealed_key.ts";
-import { gatherTree } from "../gather/gather_tree.ts";
-import { gatherKeyContext } from "../gather/gather_link.ts";
+import { jobOrders, type JobRequest } from "./job_orders.ts";
 import { logger } from "../log.ts";
 
 const log = logger("head");
@@ -67,6 +64,8 @@ interface AgentLink {
   control: FrameConn;
   session: ControlSession;
   since: number;
+  /** The jobs handed to it on this connection. */
+  jobs: Set<string>;
 }
 
 /** A job handed to agents, waiting for their ends. */
@@ -180,6 +179,7 @@ export class Head {
       control,
       session,
       since: performance.now(),
+      jobs: new Set(),
     };
     this.#agents.get(agent.name)?.control.close(); // the same agent, back before its old link timed out
     this.#agents.set(agent.name, agent);
@@ -198,11 +198,11 @@ export class Head {
       if (this.#agents.get(agent.name) === agent) {
         this.#agents.delete(agent.name);
         this.#options.onEvent?.({ type: "agent-left", name: agent.name, reason, agents: this.#agents.size });
-        for (const job of this.#jobs.values()) {
-          if (job.pending.has(agent.name)) {
-            await this.#ended(job, agent.name, null, `agent lost: ${reason}`);
-          }
-        }
+      }
+      // its jobs can no longer say how they end (also when the agent is already back on a new connection)
+      for (const id of agent.jobs) {
+        const job = this.#jobs.get(id);
+        if (job?.pending.has(agent.name)) await this.#ended(job, agent.name, null, `agent lost: ${reason}`);
       }
     }
   }
@@ -229,6 +229,7 @@ export class Head {
 
   async #ended(job: HeadJob, node: string, code: number | null, error: string): Promise<void> {
     if (!job.pending.delete(node)) return;
+    this.#agents.get(node)?.jobs.delete(job.id);
     await job.client.send(FrameType.AGENT, { kind: "exit", job: job.id, node, code, error }).catch(() => {});
     if (job.pending.size === 0) {
       this.#jobs.delete(job.id);
@@ -259,56 +260,30 @@ export class Head {
         if (job === undefined) continue;
         this.#jobs.delete(id);
         for (const name of job.pending) {
-          this.#agents.get(name)?.control.send(FrameType.AGENT, { kind: "cancel", job: id }).catch(() => {});
+          const agent = this.#agents.get(name);
+          agent?.jobs.delete(id);
+          agent?.control.send(FrameType.AGENT, { kind: "cancel", job: id }).catch(() => {});
         }
       }
     }
   }
 
-  async #startJob(
-    request: Extract<AgentMessage, { kind: "run" | "deploy" | "gather" }>,
-    client: FrameConn,
-    session: ControlSession,
-  ): Promise<void> {
-    const wanted = request.nodes ?? [...this.#agents.keys()].sort(byName);
-    const targets = wanted.filter((name) => this.#agents.has(name));
-    const missing = wanted.filter((name) => !this.#agents.has(name));
+  async #startJob(request: JobRequest, client: FrameConn, session: ControlSession): Promise<void> {
     const started = performance.now();
-    const job: HeadJob = { id: request.job, client, pending: new Set(targets) };
-    this.#jobs.set(job.id, job);
-    const gather = request.kind === "gather"
-      ? { tree: gatherTree(targets, request.merge === null ? Infinity : request.fanout), key: randomKey() }
-      : null;
-    const context = gatherKeyContext(job.id);
-    await client.send(FrameType.AGENT, {
-      kind: "plan",
-      job: job.id,
-      nodes: targets,
-      missing,
-      children: gather?.tree.rootChildren ?? [],
-      key: gather ? sealKey(session.sealKey, gather.key, context) : "",
+    const wanted = request.nodes ?? [...this.#agents.keys()].sort(byName);
+    const targets = wanted.flatMap((name) => {
+      const agent = this.#agents.get(name);
+      return agent ? [{ name, host: agent.host, port: agent.port, sealKey: agent.session.sealKey }] : [];
     });
+    const missing = wanted.filter((name) => !this.#agents.has(name));
+    const job: HeadJob = { id: request.job, client, pending: new Set(targets.map((t) => t.name)) };
+    this.#jobs.set(job.id, job);
+    const { plan, orders } = jobOrders(request, targets, missing, session.sealKey);
+    await client.send(FrameType.AGENT, plan);
     // every agent's order at once, each on its own connection
-    await Promise.all(targets.map(async (name) => {
+    await Promise.all([...orders].map(async ([name, order]) => {
       const agent = this.#agents.get(name)!;
-      let order: AgentMessage;
-      if (request.kind === "run") {
-        order = { kind: "exec", job: job.id, command: request.command };
-      } else if (request.kind === "deploy") {
-        order = { ...request, nodes: null };
-      } else {
-        const parentName = gather!.tree.parentOf.get(name);
-        const parent = parentName === undefined ? undefined : this.#agents.get(parentName)!;
-        order = {
-          kind: "gather-job",
-          job: job.id,
-          key: sealKey(agent.session.sealKey, gather!.key, context),
-          parent: parent ? { host: parent.host, port: parent.port } : { host: "", port: request.port },
-          children: gather!.tree.childrenOf.get(name)!,
-          source: request.source,
-          merge: request.merge,
-        };
-      }
+      agent.jobs.add(job.id);
       await agent.control.send(FrameType.AGENT, order).catch(async (error) => {
         await this.#ended(job, name, null, `could not reach the agent: ${describeError(error)}`);
       });

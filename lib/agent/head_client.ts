@@ -14,6 +14,7 @@ import { connectTo } from "../relay/data_link.ts";
 import { proveToServer } from "../security/control_handshake.ts";
 import { tokenKey } from "../security/join_token.ts";
 import { randomNonce } from "../security/key_derivation.ts";
+import type { JobRequest } from "./job_orders.ts";
 import { noDelay } from "./head.ts";
 
 /** A job's plan as the head made it. */
@@ -22,8 +23,7 @@ export type JobPlan = Extract<AgentMessage, { kind: "plan" }>;
 export type JobOutput = Extract<AgentMessage, { kind: "output" }>;
 /** A node's end in a job. */
 export type JobExit = Extract<AgentMessage, { kind: "exit" }>;
-/** What a client may ask the head to do. */
-export type JobRequest = Extract<AgentMessage, { kind: "run" | "deploy" | "gather" }>;
+export type { JobRequest } from "./job_orders.ts";
 
 /** What a client hears of its job. */
 export interface JobListener {

@@ -35,7 +35,7 @@ Deno.test("bad input: an unknown command → exit 2, the commands listed, the cl
   assertOneLineError(
     await run(["clone"]),
     2,
-    /^kad: Unknown command "clone"\. Commands: serve, join, demo, bench, netboot, simulate\n/,
+    /^kad: Unknown command "clone"\. Commands: serve, join, demo, bench, netboot, simulate, head, agent, run, gather\n/,
   );
   assertOneLineError(
     await run(["srve"]),
@@ -44,8 +44,31 @@ Deno.test("bad input: an unknown command → exit 2, the commands listed, the cl
   );
 });
 
+Deno.test("bad input: agents' commands without what they need → one line, exit 2; no head → NNF, exit 1", async () => {
+  const cases: [string[], RegExp][] = [
+    [["run"], /^kad: Missing the command: kad run \[options\] -- COMMAND\nUsage: kad run/],
+    [["gather", "--to", "x"], /^kad: Give what to gather: a PATH on the nodes, or --cmd COMMAND\n/],
+    [["gather", "/etc", "--cmd", "ls", "--to", "x"], /^kad: Give what to gather/],
+    [["gather", "/etc"], /^kad: Missing --to DIR/],
+    [["gather", "/etc", "--to", "x", "--merge", " "], /^kad: --merge takes a command/],
+    [["gather", "/etc", "--to", "x", "--fanout", "0"], /^kad: Option --fanout/],
+    [["agent"], /^kad: Missing --server HEAD\[:PORT\]/],
+    [["run", "--nodes", "n[1-", "--", "true"], /^kad: Bad host list "n\[1-"/],
+    [["head", "--port", "70000"], /^kad: Option --port/],
+  ];
+  for (const [args, pattern] of cases) assertOneLineError(await run(args), 2, pattern);
+  const tokenless = await new KadProcess(variant, ["run", "--", "true"], { env: { KAD_TOKEN: "" } }).result();
+  assertOneLineError(tokenless, 2, /^kad: No join token: .* kad head, its agents and its clients share one/);
+  const port = await freeLoopbackPort();
+  assertOneLineError(
+    await run(["run", "--head", `127.0.0.1:${port}`, "--", "true"]),
+    1,
+    /^kad: NNF: Cannot connect to kad head at 127\.0\.0\.1:\d+: .*refused.*\n$/,
+  );
+});
+
 Deno.test("bad input: -h works for every command", async () => {
-  for (const command of ["serve", "join", "demo", "bench", "netboot"]) {
+  for (const command of ["serve", "join", "demo", "bench", "netboot", "head", "agent", "run", "gather"]) {
     const r = await run([command, "-h"]);
     assertEquals(r.code, 0, r.stderr);
     assertMatch(r.stdout, new RegExp(`^Usage: kad ${command}`));
