@@ -159,6 +159,12 @@ export const SERVE_FLAGS = {
     "take nodes that join after the start when the stream's first byte can still be had (an image, --bench)",
     "yes",
   ),
+  slowNodes: choiceFlag(
+    "slow-nodes",
+    ["move", "stay"] as const,
+    "move a node that holds the chain back off it; the server feeds it on its own (an image, --bench)",
+    "move",
+  ),
   abortOnNodeFailure: switchFlag(
     "abort-on-node-failure",
     "stop the whole deployment when any node fails (all or nothing)",

@@ -71,6 +71,7 @@ export async function serveCommand(flags: ParsedFlags, positionals: string[]): P
     ringBytes: get(COMMON.ring)!,
     abortOnNodeFailure: get(F.abortOnNodeFailure)!,
     lateJoins: get(F.lateJoins) === "yes",
+    slowNodes: get(F.slowNodes),
     racks,
     signal: AbortSignal.any([interrupt.signal, noneJoined.signal]),
     onEvent: (event) => {
@@ -197,6 +198,8 @@ function describe(event: ServeEvent, tty: boolean, start: StartTrigger): string 
     }
     case "node-lost":
       return `kad: ${event.name} lost (${event.error.code}: ${event.error.message}); repairing around it`;
+    case "node-moved":
+      return `kad: moved ${event.name} off the chain (${event.reason.message}); the server feeds it on its own`;
     case "repaired": {
       const r = event.repair;
       if (r.error) {
@@ -289,6 +292,8 @@ function jsonFields(event: ServeEvent, auth: TokenChoice): Record<string, unknow
       return { ...event.node };
     case "node-lost":
       return { name: event.name, error: event.error };
+    case "node-moved":
+      return { name: event.name, from: event.from, reason: event.reason };
     case "phase":
       return { name: event.name, ...event.phase };
     case "repaired":

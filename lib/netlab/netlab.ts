@@ -30,6 +30,8 @@ export interface NetlabOptions {
   shape?: PortShape;
   /** Shaping of host 0's port when it differs (the server's own shaped port). */
   serverShape?: PortShape;
+  /** Shaping of particular hosts' ports, by host index, over the others (a slow node). */
+  hostShapes?: Record<number, PortShape>;
   /**
    * Two switches instead of one: hosts from `firstOnSecond` on sit on a second bridge, joined to the
    * first by a trunk (a veth pair) shaped `shape` in both directions — two racks and the link
@@ -105,7 +107,8 @@ export class Netlab implements AsyncDisposable {
       if (lab.#trunk && options.trunk) await lab.#addTrunk(lab.#trunk, options.trunk.shape);
       for (const host of hosts) {
         await lab.#addHost(host);
-        const shape = host.index === 0 && options.serverShape ? options.serverShape : options.shape;
+        const shape = options.hostShapes?.[host.index] ??
+          (host.index === 0 && options.serverShape ? options.serverShape : options.shape);
         if (shape) await lab.#shape(host, shape);
       }
       return lab;

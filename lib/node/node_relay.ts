@@ -12,6 +12,7 @@ import { createStreamHasher, parseHashAlgorithm } from "../integrity/stream_hash
 import type { FrameConn } from "../net/frame_conn.ts";
 import { FrameType } from "../protocol/frame.ts";
 import {
+  type Blocked,
   type LinkPeer,
   type LinkProblem,
   type PlanMessage,
@@ -110,6 +111,15 @@ export class NodeRelay {
   /** Stream bytes received so far. */
   get bytes(): number {
     return this.#upstream.bytes;
+  }
+
+  /** What held this node back most since the last call, and for what share of the time (PROGRESS). */
+  takeBlocked(): Blocked | null {
+    const blocked = this.#fanOut?.takeBlocked() ?? null;
+    // the sink's output is named after what it runs: "sink" says enough
+    return blocked && this.#sink && blocked.by === this.#sink.output.name
+      ? { ...blocked, by: "sink" }
+      : blocked;
   }
 
   /** Seconds from the first byte to now (or 0 before it). */

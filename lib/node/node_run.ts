@@ -173,7 +173,9 @@ export class NodeRun {
     if (now - this.#lastProgressAt < PROGRESS_INTERVAL_MS * 0.9 && !firstBytes) return;
     this.#lastProgressAt = now;
     this.#lastProgressBytes = bytes;
-    this.#control.send(FrameType.PROGRESS, { bytes }).catch(() => {});
+    this.#control.send(FrameType.PROGRESS, { bytes, blocked: this.#relay?.takeBlocked() ?? null }).catch(
+      () => {},
+    );
     this.#options.onEvent?.({ type: "progress", bytes, streamBytes: this.#plan.streamBytes });
     this.#relay?.acknowledge();
   };

@@ -16,6 +16,7 @@ import {
   SEALED_KEY_HEX,
 } from "./limits.ts";
 import type {
+  Blocked,
   ErrorMessage,
   LinkPeer,
   LinkProblem,
@@ -144,6 +145,15 @@ export class Fields {
   /** True when the field is JSON null. */
   isNull(key: string): boolean {
     return this.#o[key] === null;
+  }
+
+  /** A {@link Blocked}, or null. */
+  blocked(key: string): Blocked | null {
+    if (this.#o[key] === null) return null;
+    const blocked = this.object(key);
+    const share = blocked.number("share");
+    if (share > 1) blocked.fail("share");
+    return { by: blocked.name("by"), share };
   }
 
   /** A text, or null. */

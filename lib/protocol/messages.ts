@@ -285,6 +285,20 @@ export interface AckMessage {
 export interface ProgressMessage {
   /** Bytes received so far. */
   bytes: number;
+  /** What this node waited for most since its last PROGRESS, or null (nothing, or unsaid). */
+  blocked: Blocked | null;
+}
+
+/**
+ * What held a node (or the server) back: the output its reading waited for most — a child, or its
+ * own sink ("sink") — and the share of the time it waited. A node held back by a child over most of
+ * the time runs at that child's pace (server/slow_nodes.ts).
+ */
+export interface Blocked {
+  /** The output: a child's name, or "sink". */
+  by: string;
+  /** The share of the time it held the node back, 0 to 1. */
+  share: number;
 }
 
 /** Error or refusal. */
@@ -458,7 +472,10 @@ export function decodeMessage(type: FrameTypeValue, payload: Uint8Array): Messag
       return { type, body: { held, need } };
     }
     case FrameType.PROGRESS:
-      return { type, body: { bytes: o.int("bytes") } };
+      return {
+        type,
+        body: { bytes: o.int("bytes"), blocked: o.has("blocked") ? o.blocked("blocked") : null },
+      };
     case FrameType.PHASE:
       return { type, body: { ...o.phaseNote(), ok: o.bool("ok"), end: o.bool("end") } };
     case FrameType.PING:

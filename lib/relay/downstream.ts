@@ -79,13 +79,14 @@ export class Downstream {
 
   /**
    * Feeds an open link from the offset its child holds (from `history` for bytes older than the
-   * ring) and returns the bytes resent, i.e. already streamed past that offset.
+   * ring, or for all it lags behind with `preferHistory`: see FanOut.addFrom) and returns the bytes
+   * resent, i.e. already streamed past that offset.
    * @throws {import("./fan_out.ts").NotRetainedError} when those bytes are not available.
    */
-  attach(link: ChildLink, history?: ByteHistory): number {
+  attach(link: ChildLink, history?: ByteHistory, preferHistory = false): number {
     const resent = this.#fanOut.producedBytes - link.offset;
     const output = linkOutput(link.conn, this.#options.sealed);
-    const done = this.#fanOut.addFrom(output, link.offset, history);
+    const done = this.#fanOut.addFrom(output, link.offset, history, preferHistory);
     this.#links.add(link.conn);
     this.#held.set(link.conn, link.offset);
     // the child's acknowledgements; the link is not timed here (the server judges silences)
@@ -98,10 +99,15 @@ export class Downstream {
   }
 
   /** Links to `child` and feeds it from what it holds: the repair of a node that lost its upstream. */
-  async adopt(child: PeerAddress, key: Uint8Array | null, history?: ByteHistory): Promise<AdoptedMessage> {
+  async adopt(
+    child: PeerAddress,
+    key: Uint8Array | null,
+    history?: ByteHistory,
+    preferHistory = false,
+  ): Promise<AdoptedMessage> {
     const link = await this.connect(child, key);
     try {
-      const resent = this.attach(link, history);
+      const resent = this.attach(link, history, preferHistory);
       return { child: child.name, offset: link.offset, resent };
     } catch (error) {
       link.conn.close();

@@ -30,6 +30,7 @@ import { KadError, TimeoutError } from "../errors.ts";
 import { withDeadline } from "../time/deadline.ts";
 import { FLAG_MAC, FRAME_HEADER_BYTES, FrameType, writeHeader } from "../protocol/frame.ts";
 import { SEAL_TRAILER_BYTES, StreamSeal } from "../security/stream_seal.ts";
+import type { Blocked } from "../protocol/messages.ts";
 
 /** Which bytes of a slot an output receives. */
 export type OutputView = "frame" | "payload";
@@ -227,6 +228,11 @@ class OutputState {
   catchingUp = false;
   /** Reading bytes older than the ring from here, not yet in the ring. */
   history: { source: ByteHistory; offset: number } | null = null;
+  /**
+   * Read from the history even where the ring still holds the bytes, until within a window of the
+   * newest: a slow node moved off the chain must not hold the ring (and the whole chain) back.
+   */
+  preferHistory = false;
   /** Private header (and history buffer) for frames not written from the ring as they are. */
   scratch: Uint8Array | null = null;
   writingSince = 0;
@@ -245,6 +251,10 @@ export class FanOut {
   readonly #trailerBytes: number;
   readonly #seal: ((frame: Uint8Array, first: boolean) => void) | null;
   readonly #outputs: OutputState[] = [];
+  /** Milliseconds the producer waited, by the output it waited for, since {@link takeBlocked}. */
+  readonly #blockedMs = new Map<string, number>();
+  /** When {@link takeBlocked} last counted. */
+  #blockedSince = performance.now();
   readonly #onOutputError?: (output: FanOutput, error: unknown) => void;
   readonly #holdMs: number;
   readonly #writeTimeoutMs: number;
@@ -326,14 +336,17 @@ export class FanOut {
 
   /**
    * Adds an output that starts at stream `offset`: from the ring when it still holds that byte,
-   * else from `history` until the ring is reached. Returns a promise of true once the output has
-   * written everything published up to {@link finish}, or of false when it failed.
+   * else from `history` until the ring is reached. With `preferHistory`, from `history` until within
+   * a window of the newest byte, so that a slow output does not hold the ring back. Returns a promise
+   * of true once the output has written everything published up to {@link finish}, or of false when
+   * it failed.
    * @throws {NotRetainedError} when neither the ring nor a history has the byte.
    */
-  addFrom(output: FanOutput, offset: number, history?: ByteHistory): Promise<boolean> {
+  addFrom(output: FanOutput, offset: number, history?: ByteHistory, preferHistory = false): Promise<boolean> {
     const state = new OutputState(output);
     state.need = offset;
-    if (this.#seek(state, offset)) {
+    state.preferHistory = preferHistory && history !== undefined;
+    if (!this.#historyFirst(state, offset) && this.#seek(state, offset)) {
       history?.close(); // the ring has it all
     } else {
       if (history === undefined || offset > this.#producedBytes) {
@@ -347,6 +360,13 @@ export class FanOut {
     this.#outputs.push(state);
     state.done = this.#run(state);
     return state.done;
+  }
+
+  /** True while `state` should read from its history at `offset` although the ring may hold it. */
+  #historyFirst(state: OutputState, offset: number): boolean {
+    if (!state.preferHistory) return false;
+    const behind = this.#producedBytes - offset;
+    return behind > this.#window * this.#slotBytes;
   }
 
   /** Points `state` at the retained slot holding `offset`; false when it is not retained. */
@@ -460,8 +480,10 @@ export class FanOut {
       if (!overlaps && !(wrapped && slot.start >= this.#pos) && evict > reusedDescriptor) break;
       evict++;
     }
-    while (this.#mustWait(evict)) {
+    for (let by = this.#blocker(evict); by !== null; by = this.#blocker(evict)) {
+      const since = performance.now();
       await new Promise<void>((resolve) => this.#producerWake = resolve);
+      this.#blockedMs.set(by, (this.#blockedMs.get(by) ?? 0) + performance.now() - since);
     }
     this.#oldest = Math.max(this.#oldest, evict);
     const slot = this.#slotOf(this.#produced);
@@ -476,20 +498,48 @@ export class FanOut {
   }
 
   /**
-   * True while an output still needs a slot below `evict`, a live output is a window behind, or
-   * (retaining) the slots below `evict` hold bytes a child's subtree may still need.
+   * The output the producer must wait for, or null: one that still needs a slot below `evict`, a
+   * live one a window behind, or (retaining) the one whose subtree still needs bytes of the slots
+   * below `evict`.
    */
-  #mustWait(evict: number): boolean {
+  #blocker(evict: number): string | null {
     if (this.#retain && evict > this.#oldest && !this.#closed) {
       const last = this.#slotOf(evict - 1);
-      if (last.offset + last.length > this.#retentionFloor) return true;
+      if (last.offset + last.length > this.#retentionFloor) return this.#floorHolder();
     }
     for (const state of this.#outputs) {
       if ((state.failed && !state.held) || state.history !== null) continue;
-      if (state.next < evict) return true;
-      if (!state.failed && !state.catchingUp && this.#produced - state.next >= this.#window) return true;
+      if (state.next < evict) return state.output.name;
+      if (!state.failed && !state.catchingUp && this.#produced - state.next >= this.#window) {
+        return state.output.name;
+      }
     }
-    return false;
+    return null;
+  }
+
+  /** The output whose subtree needs the oldest byte: the one the retention waits for. */
+  #floorHolder(): string {
+    let holder = "";
+    let floor = Infinity;
+    for (const state of this.#outputs) {
+      if (state.output.view !== "frame" || (state.failed && !state.held) || state.history !== null) continue;
+      if (state.need < floor) [floor, holder] = [state.need, state.output.name];
+    }
+    return holder;
+  }
+
+  /**
+   * The output that held the producer back longest since the last call, and the share of that
+   * time it did: who this node (or the server) waits for (see server/slow_nodes.ts).
+   */
+  takeBlocked(): Blocked | null {
+    const now = performance.now();
+    const span = now - this.#blockedSince;
+    this.#blockedSince = now;
+    let most: { by: string; ms: number } | null = null;
+    for (const [by, ms] of this.#blockedMs) if (most === null || ms > most.ms) most = { by, ms };
+    this.#blockedMs.clear();
+    return most && span > 0 ? { by: most.by, share: Math.min(1, most.ms / span) } : null;
   }
 
   /**
@@ -625,7 +675,7 @@ export class FanOut {
     const buffer = state.scratch!;
     const payload = buffer.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + this.#slotBytes);
     try {
-      while (!this.#seek(state, history.offset)) {
+      while (this.#historyFirst(state, history.offset) || !this.#seek(state, history.offset)) {
         state.writingSince = performance.now();
         let n = 0;
         while (n < payload.length) {

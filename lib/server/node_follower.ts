@@ -60,6 +60,7 @@ function receive(session: NodeSession, message: Message, host: FollowerHost): bo
   switch (message.type) {
     case FrameType.PROGRESS:
       session.lastBytes = message.body.bytes;
+      session.blocked = message.body.blocked;
       break;
     case FrameType.PHASE:
       host.phase(session, message.body, message.body.ok);

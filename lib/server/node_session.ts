@@ -6,7 +6,7 @@
  */
 
 import type { FrameConn } from "../net/frame_conn.ts";
-import type { PeerAddress, ReportMessage, WireError } from "../protocol/messages.ts";
+import type { Blocked, PeerAddress, ReportMessage, WireError } from "../protocol/messages.ts";
 import {
   clipDetail,
   MAX_PHASES_PER_NODE,
@@ -46,6 +46,8 @@ export class NodeSession {
   report: ReportMessage | null = null;
   /** Bytes it last said it holds. */
   lastBytes = 0;
+  /** What held it back most, as its last PROGRESS said. */
+  blocked: Blocked | null = null;
   /** Why it was lost before reporting, or null. */
   lost: WireError | null = null;
   /**

@@ -26,6 +26,11 @@ export type CoordinatorEvent =
   | { type: "joined-late"; node: string; rejoin?: boolean }
   /** A node's final report on its stream. */
   | { type: "reported"; node: string; error: WireError | null }
+  /**
+   * A node holds the chain back (slow_nodes.ts): it leaves its place — its children go to its
+   * upstream — and the server feeds it at its own pace from the source read again.
+   */
+  | { type: "slow"; node: string; reason: WireError }
   /** The stream failed (the source, or an operator's abort): no more repairs. */
   | { type: "stream-failed" }
   /** Time passed: due relinks are made. */
@@ -37,6 +42,8 @@ export interface Adoption {
   child: string;
   /** The link's key; null when unauthenticated. */
   key: Uint8Array | null;
+  /** The server feeds it from its source read again, never holding its ring: a slow node moved off the chain. */
+  fromHistory?: boolean;
 }
 
 /** What the server must do. */
@@ -53,6 +60,8 @@ export type CoordinatorCommand =
   | { type: "fail-node"; node: string; code: ErrorCode; message: string }
   /** A node was lost (for the operator). */
   | { type: "lost"; node: string; reason: WireError }
+  /** A slow node was moved off the chain, from under `from` to the server (for the operator). */
+  | { type: "moved"; node: string; from: string; reason: WireError }
   /** A repair ended, made or failed. */
   | { type: "repaired"; repair: RepairRecord }
   /** A late joiner is fed (from `offset`, `resent` bytes from the server's ring or source), or failed. */

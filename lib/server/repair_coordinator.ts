@@ -14,6 +14,8 @@
  * - A node that finishes before feeding a child it was asked to adopt hands that child on.
  * - With `abortOnNodeFailure`, the first failure aborts the whole deployment instead.
  * - A node that joins late is grafted under the server, which feeds it from the stream's first byte.
+ * - A node that holds the chain back (slow_nodes.ts) leaves its place as a lost one would, but
+ *   stays: the server feeds it from its source read again, at its own pace, once per node.
  *
  * @module
  */
@@ -53,6 +55,8 @@ export class RepairCoordinator {
   readonly #upstream = new Map<string, string>();
   readonly #log = new RepairLog();
   readonly #relinks: Relink[] = [];
+  /** Slow nodes moved off the chain: each is moved once. */
+  readonly #moved = new Set<string>();
   #failed = false;
   #aborted = false;
 
@@ -103,6 +107,9 @@ export class RepairCoordinator {
       case "adopt-failed":
         this.#adoptFailed(event.child, event.by, event.reason, event.offset, now, out);
         break;
+      case "slow":
+        this.#moveSlow(event.node, event.reason, now, out);
+        break;
       case "joined-late":
         this.#graft(event.node, event.rejoin ?? false, now, out);
         break;
@@ -136,7 +143,11 @@ export class RepairCoordinator {
     out.push({ type: "lost", node: name, reason });
     this.#log.drop(name);
     if (this.#options.abortOnNodeFailure) return this.#abort(name, reason, out);
-    if (!this.#repairing) return;
+    if (this.#repairing) this.#takeOut(name, reason, now, out);
+  }
+
+  /** Takes `name` out of the topology: its children move under the nearest feeder, its upstream drops it. */
+  #takeOut(name: string, reason: WireError, now: number, out: CoordinatorCommand[]): void {
     const removed = this.#live.remove(name)!;
     const feeder = this.#feederFrom(removed.parent);
     for (const child of removed.children) this.#assign(child, feeder, name, now, out);
@@ -153,6 +164,26 @@ export class RepairCoordinator {
     }
     if (feeder === SERVER_NAME) out.push({ type: "server-adopt", adopt, released: name });
     else if (feeder !== removed.parent) out.push({ type: "drop", to: feeder, node: name, reason, adopt });
+  }
+
+  /** A slow node leaves its place; the server feeds it from the source read again (once per node). */
+  #moveSlow(name: string, reason: WireError, now: number, out: CoordinatorCommand[]): void {
+    const from = this.#live.parentOf(name);
+    if (from === undefined || this.#moved.has(name) || this.#finished.has(name) || !this.#repairing) return;
+    if (this.#log.pendingOf(name)) return; // being repaired already
+    this.#moved.add(name);
+    out.push({ type: "moved", node: name, from, reason });
+    // it stays: it stops feeding its children (and holding bytes for them) as they move
+    for (const child of this.#live.childrenOf(name)) {
+      out.push({ type: "drop", to: name, node: child, reason, adopt: [] });
+    }
+    this.#takeOut(name, reason, now, out);
+    this.#assign(name, SERVER_NAME, `${from}→${name}`, now, out);
+    out.push({
+      type: "server-adopt",
+      adopt: [{ ...this.#adoption(SERVER_NAME, name), fromHistory: true }],
+      released: "",
+    });
   }
 
   /** Moves `child` under `feeder` and tells it; a repair handed on keeps the time it was first decided. */

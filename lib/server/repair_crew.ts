@@ -97,6 +97,8 @@ export class RepairCrew {
     switch (command.type) {
       case "lost":
         return emit({ type: "node-lost", name: command.node, error: command.reason });
+      case "moved":
+        return emit({ type: "node-moved", name: command.node, from: command.from, reason: command.reason });
       case "repaired":
         return emit({ type: "repaired", repair: command.repair });
       case "grafted": {
@@ -146,10 +148,10 @@ export class RepairCrew {
 
   /** The server feeds `adopt` itself (from its ring, or the source read again). */
   #adoptByServer(adopt: Adoption[], released: string): void {
-    const targets = adopt.flatMap(({ child, key }) => {
+    const targets = adopt.flatMap(({ child, key, fromHistory }) => {
       const session = this.#options.sessions.get(child);
       return session && session.report === null && session.lost === null
-        ? [{ address: session.node.address, key }]
+        ? [{ address: session.node.address, key, fromHistory }]
         : [];
     });
     this.#options.feed()?.adopt(targets, released, (result) =>

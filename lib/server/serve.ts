@@ -45,6 +45,7 @@ import { progressOf, type ServeEvent } from "./serve_events.ts";
 import { ServerFeed } from "./server_feed.ts";
 import { DEFAULT_STALL_TIMEOUT_MS } from "./stall_detector.ts";
 import { StallWatch } from "./stall_watch.ts";
+import { type FeederWait, SlowNodes } from "./slow_nodes.ts";
 import { RepairCrew } from "./repair_crew.ts";
 import type { ResolvedServeOptions, ServeOptions } from "./serve_options.ts";
 import { type FollowerHost, followNode } from "./node_follower.ts";
@@ -279,9 +280,11 @@ export class Server {
     });
     const counter: ByteCounter = { bytes: 0 };
     const startedAt = performance.now();
+    const slow = this.#options.slowNodes !== "stay" && !this.#options.compression ? new SlowNodes() : null;
     const progress = setInterval(() => {
       const seconds = (performance.now() - startedAt) / 1000;
       const sessions = [...this.#sessions.values()];
+      if (slow !== null) this.#moveSlow(slow, sessions, feed);
       this.#emit({
         type: "progress",
         progress: progressOf(sessions, counter.bytes, source.size, seconds, roster.nodes.length),
@@ -339,6 +342,26 @@ export class Server {
       this.#stalls.stop();
       await feed.settled();
       feed.close();
+    }
+  }
+
+  /** Moves the nodes that hold the chain back off it (see slow_nodes.ts). */
+  #moveSlow(slow: SlowNodes, sessions: NodeSession[], feed: ServerFeed): void {
+    const topology = this.#coordinator?.topology;
+    // only a source read again can feed a node on its own without holding the server's ring
+    if (!topology || !feed.rereadable) return;
+    const waits: FeederWait[] = [];
+    for (const s of sessions) {
+      if (s.blocked && s.report === null && s.lost === null) {
+        waits.push({ feeder: s.node.name, blocked: s.blocked });
+      }
+    }
+    const server = feed.takeBlocked();
+    if (server) waits.push({ feeder: SERVER_NAME, blocked: server });
+    for (const node of slow.look(performance.now(), waits, (name) => topology.childrenOf(name))) {
+      const message = "it held the chain back: its upstream waited for it most of the time";
+      log.debug("{node} is slow: {message}", { node, message });
+      this.#handle({ type: "slow", node, reason: { code: "NWF", message } });
     }
   }
 

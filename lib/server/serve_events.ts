@@ -91,6 +91,8 @@ export type ServeEvent =
   | { type: "progress"; progress: ServeProgress }
   | { type: "node-done"; node: NodeResult }
   | { type: "node-lost"; name: string; error: WireError }
+  /** A slow node moved off the chain (from under `from`): the server feeds it from its source read again. */
+  | { type: "node-moved"; name: string; from: string; reason: WireError }
   | { type: "phase"; name: string; phase: PhaseRecord }
   | { type: "repaired"; repair: RepairRecord }
   | { type: "done"; report: DeploymentReport };

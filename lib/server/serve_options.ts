@@ -46,6 +46,11 @@ export interface ServeOptions extends RingGeometry {
   racks?: ReadonlyMap<string, string>;
   /** Take nodes that join after the start when the stream can be had from its first byte (default true). */
   lateJoins?: boolean;
+  /**
+   * A node that holds the chain back (slow_nodes.ts) is moved off it and fed on its own by the
+   * server from its source read again (an image, a block device, --bench): "move" (default), or "stay".
+   */
+  slowNodes?: "move" | "stay";
   /** Aborts the deployment (operator interrupt). */
   signal?: AbortSignal;
   /** Receives events. */

@@ -9,7 +9,7 @@
 import { describeError, KadError } from "../errors.ts";
 import { createStreamHasher, type HashAlgorithm } from "../integrity/stream_hash.ts";
 import { FrameType } from "../protocol/frame.ts";
-import { type PeerAddress, type WireError, wireError } from "../protocol/messages.ts";
+import { type Blocked, type PeerAddress, type WireError, wireError } from "../protocol/messages.ts";
 import { Downstream } from "../relay/downstream.ts";
 import { FanOut, NotRetainedError, relayFanOut, type RingGeometry } from "../relay/fan_out.ts";
 import { type ByteCounter, pumpSource } from "../relay/stream_pump.ts";
@@ -40,6 +40,8 @@ export interface FeedTarget {
   address: PeerAddress;
   /** The link's key; null when unauthenticated. */
   key: Uint8Array | null;
+  /** Fed from the source read again rather than the ring (see FanOut.addFrom's preferHistory). */
+  fromHistory?: boolean;
 }
 
 /** How an adoption by the server ended. */
@@ -73,6 +75,16 @@ export class ServerFeed {
         tls: options.tlsCa === null ? null : { ca: options.tlsCa },
       },
     });
+  }
+
+  /** The child that held the server's reading back most since the last call, and for what share of the time. */
+  takeBlocked(): Blocked | null {
+    return this.#fanOut.takeBlocked();
+  }
+
+  /** True when the source reads again: a node can be fed from any offset without the ring. */
+  get rereadable(): boolean {
+    return this.#source?.openHistory !== undefined;
   }
 
   /** True while a node can be fed from `offset`: the source reads again, or the ring holds that byte. */
@@ -164,10 +176,10 @@ export class ServerFeed {
    * dropped child) go.
    */
   adopt(targets: FeedTarget[], released: string, onResult: (result: AdoptionResult) => void): void {
-    const adoption = Promise.all(targets.map(async ({ address, key }) => {
+    const adoption = Promise.all(targets.map(async ({ address, key, fromHistory }) => {
       try {
         const history = await this.#source?.openHistory?.();
-        const adopted = await this.#downstream.adopt(address, key, history);
+        const adopted = await this.#downstream.adopt(address, key, history, fromHistory ?? false);
         onResult({ child: address.name, ok: true, offset: adopted.offset, resent: adopted.resent });
       } catch (error) {
         onResult({

@@ -370,3 +370,49 @@ Deno.test("fan-out, sealed: frames through a wrapping ring arrive whole, each at
   assertEquals(problems.slice(0, 3), []);
   assertEquals(frames, 200);
 });
+
+Deno.test("fan-out: a slow output fed from the history (preferHistory) never holds the producer", async () => {
+  const fast = new StreamOutput("fast");
+  const fanOut = new FanOut([fast], { slots: 2, slotBytes: 100, ringBytes: 1160 });
+  await produceBytes(fanOut, STREAM.subarray(0, 500), 100);
+  fanOut.takeBlocked();
+  const history: ByteHistory = {
+    readAt: (offset, into) => {
+      const n = Math.min(into.length, STREAM.length - offset);
+      into.set(STREAM.subarray(offset, offset + n));
+      return Promise.resolve(n);
+    },
+    close: () => {},
+  };
+  const slow = new StreamOutput("slow", 0);
+  let open!: () => void;
+  slow.gate = new Promise((r) => open = r);
+  // the ring still holds byte 0: without preferHistory this output would hold the producer
+  const slowDone = fanOut.addFrom(slow, 0, history, true);
+  // the whole stream is published while the slow output still waits
+  await assertSettlesWithin(produceBytes(fanOut, STREAM.subarray(500), 100), 5000, "publishing");
+  assert(fanOut.takeBlocked()?.by !== "slow", "the slow output never held the producer");
+  open();
+  await fanOut.finish();
+  await slowDone;
+  assertEquals(slow.bytes, STREAM);
+  fanOut.close();
+});
+
+Deno.test("fan-out: takeBlocked names the output the producer waited for, with the share of the time", async () => {
+  const stuck = new StreamOutput("stuck");
+  let open!: () => void;
+  stuck.gate = new Promise((r) => open = r);
+  const fanOut = new FanOut([stuck], { slots: 2, slotBytes: 100, ringBytes: 1160 });
+  fanOut.takeBlocked(); // counts from here
+  const producing = produceBytes(fanOut, STREAM.subarray(0, 1000), 100);
+  await new Promise((r) => setTimeout(r, 200));
+  open();
+  await producing;
+  const blocked = fanOut.takeBlocked()!;
+  assertEquals(blocked.by, "stuck");
+  assert(blocked.share > 0.5 && blocked.share <= 1, String(blocked.share));
+  assertEquals(fanOut.takeBlocked(), null, "the count starts again");
+  await fanOut.finish();
+  fanOut.close();
+});

@@ -34,13 +34,15 @@ function brief(commands: CoordinatorCommand[]): string[] {
       case "server-drop":
         return `server-drop ${c.node}`;
       case "server-adopt":
-        return `server-adopt [${c.adopt.map((a) => `${a.child}#${a.key?.[0]}`).join(" ")}] release ${
-          c.released || "-"
-        }`;
+        return `server-adopt [${
+          c.adopt.map((a) => `${a.child}#${a.key?.[0]}${a.fromHistory ? " from history" : ""}`).join(" ")
+        }] release ${c.released || "-"}`;
       case "fail-node":
         return `fail ${c.node} ${c.code}`;
       case "lost":
         return `lost ${c.node}`;
+      case "moved":
+        return `moved ${c.node} from ${c.from}`;
       case "repaired":
         return `repaired ${c.repair.child} by ${c.repair.upstream}${
           c.repair.error ? ` FAILED ${c.repair.error.code}` : ""
@@ -291,4 +293,29 @@ Deno.test("coordinator: a late joiner the server cannot feed (its bytes are gone
 Deno.test("coordinator: once the stream failed, a late joiner is not grafted", () => {
   const c = coordinator(["a"]);
   assertEquals(run(c, [[0, { type: "stream-failed" }], [1, { type: "joined-late", node: "z" }]]), []);
+});
+
+Deno.test("coordinator: a slow node in a chain of 4 → its child goes to its upstream, the server feeds it from history, once", () => {
+  const c = coordinator(["n1", "n2", "n3", "n4"]);
+  const slow = { code: "NWF" as const, message: "slow" };
+  assertEquals(run(c, [[100, { type: "slow", node: "n2", reason: slow }]]), [
+    "moved n2 from n1",
+    "drop n2: n3, adopt []",
+    "new-upstream n3 ← n1#5",
+    "drop n1: n2, adopt [n3#5]",
+    "new-upstream n2 ← server#6",
+    "server-adopt [n2#6 from history] release -",
+  ]);
+  assertEquals([c.upstreamOf("n2"), c.upstreamOf("n3")], ["server", "n1"]);
+  assertEquals(c.topology.childrenOf("n2"), []);
+  // moved once; and a node already being repaired, or finished, is not moved
+  assertEquals(run(c, [[200, { type: "slow", node: "n2", reason: slow }]]), []);
+  assertEquals(run(c, [[300, { type: "slow", node: "n3", reason: slow }]]), []);
+  assertEquals(
+    run(c, [[400, { type: "reported", node: "n4", error: null }], [
+      500,
+      { type: "slow", node: "n4", reason: slow },
+    ]]),
+    [],
+  );
 });
