@@ -351,15 +351,16 @@ export class Server {
     // only a source read again can feed a node on its own without holding the server's ring
     if (!topology || !feed.rereadable) return;
     const waits: FeederWait[] = [];
+    const bytes = new Map<string, number>();
     for (const s of sessions) {
-      if (s.blocked && s.report === null && s.lost === null) {
-        waits.push({ feeder: s.node.name, blocked: s.blocked });
-      }
+      if (s.report !== null || s.lost !== null) continue;
+      bytes.set(s.node.name, s.lastBytes);
+      if (s.blocked) waits.push({ feeder: s.node.name, blocked: s.blocked });
     }
     const server = feed.takeBlocked();
     if (server) waits.push({ feeder: SERVER_NAME, blocked: server });
-    for (const node of slow.look(performance.now(), waits, (name) => topology.childrenOf(name))) {
-      const message = "it held the chain back: its upstream waited for it most of the time";
+    for (const node of slow.look(performance.now(), waits, bytes, (name) => topology.childrenOf(name))) {
+      const message = "it held the chain back: its upstream waited for it, at under half the best rate";
       log.debug("{node} is slow: {message}", { node, message });
       this.#handle({ type: "slow", node, reason: { code: "NWF", message } });
     }

@@ -1,12 +1,15 @@
 /**
  * Which node holds the chain back. In a back-pressured chain every node moves at the pace of the
- * slowest, so speeds do not tell it; waits do. Every feeder (a node, or the server) says which
+ * slowest, so speeds alone do not tell it; waits do. Every feeder (a node, or the server) says which
  * output its reading waited for most, and for what share of the time (PROGRESS `blocked`). Behind
  * a slow node every feeder above it waits for its own child — but each of those children waits in
  * turn for one of its children. The slow node is the child its feeder waits for that does not
  * itself wait for a child of its own: it waits for its sink, or for nothing (its link is slow).
- * Seen so for {@link SLOW_HOLD_MS}, the server moves it off the chain (repair_coordinator.ts) and
- * feeds it on its own.
+ *
+ * A chain running at the wire's speed waits too, everywhere: its tail's feeder waits for the tail.
+ * So the node must also be slow for this deployment: moving at less than {@link SLOW_FACTOR} of the
+ * best rate any node reached. Seen so for {@link SLOW_HOLD_MS}, the server moves it off the chain
+ * (repair_coordinator.ts) and feeds it on its own.
  *
  * @module
  */
@@ -15,8 +18,12 @@ import type { Blocked } from "../protocol/messages.ts";
 
 /** The share of the time a feeder must wait for one child to be held back by it. */
 export const SLOW_SHARE = 0.5;
+/** A node moving at less than this share of the best rate seen is slow (when its feeder waits for it). */
+export const SLOW_FACTOR = 0.5;
 /** How long a child must hold its feeder back to be slow. */
 export const SLOW_HOLD_MS = 1000;
+/** The shortest time over which a node's rate is measured. */
+const RATE_SPAN_MS = 500;
 
 /** What one feeder said held it back. */
 export interface FeederWait {
@@ -26,23 +33,37 @@ export interface FeederWait {
   blocked: Blocked;
 }
 
-/** Watches what feeders wait for. */
+/** Watches what feeders wait for, and how fast nodes go. */
 export class SlowNodes {
   /** Each child holding its feeder back now, since when (ms). */
   readonly #since = new Map<string, number>();
+  /** Each node's bytes when its rate was last measured. */
+  readonly #last = new Map<string, { at: number; bytes: number }>();
+  /** Each node's rate over its last span (bytes/ms). */
+  readonly #rate = new Map<string, number>();
+  /** The best rate any node reached (bytes/ms). */
+  #best = 0;
 
   /**
-   * One look at time `now` (ms) at what every feeder waited for, with the topology's
-   * `childrenOf`: the nodes that have held their feeder back for long enough.
+   * One look at time `now` (ms): what every feeder waited for, each node's bytes, and the
+   * topology's `childrenOf`. Returns the nodes that have held their feeder back for long enough.
    */
-  look(now: number, waits: readonly FeederWait[], childrenOf: (node: string) => readonly string[]): string[] {
+  look(
+    now: number,
+    waits: readonly FeederWait[],
+    bytes: ReadonlyMap<string, number>,
+    childrenOf: (node: string) => readonly string[],
+  ): string[] {
+    this.#measure(now, bytes);
     const waitsFor = new Map<string, string>();
     for (const { feeder, blocked } of waits) {
       if (blocked.share >= SLOW_SHARE && childrenOf(feeder).includes(blocked.by)) {
         waitsFor.set(feeder, blocked.by);
       }
     }
-    const holding = [...waitsFor.values()].filter((child) => !waitsFor.has(child));
+    const holding = [...waitsFor.values()].filter((child) =>
+      !waitsFor.has(child) && (this.#rate.get(child) ?? Infinity) < SLOW_FACTOR * this.#best
+    );
     const slow: string[] = [];
     for (const child of holding) {
       const since = this.#since.get(child) ?? now;
@@ -51,5 +72,20 @@ export class SlowNodes {
     }
     for (const child of this.#since.keys()) if (!holding.includes(child)) this.#since.delete(child);
     return slow;
+  }
+
+  #measure(now: number, bytes: ReadonlyMap<string, number>): void {
+    for (const [node, held] of bytes) {
+      const last = this.#last.get(node);
+      if (last === undefined) {
+        this.#last.set(node, { at: now, bytes: held });
+        continue;
+      }
+      if (now - last.at < RATE_SPAN_MS) continue;
+      const rate = (held - last.bytes) / (now - last.at);
+      this.#rate.set(node, rate);
+      this.#best = Math.max(this.#best, rate);
+      this.#last.set(node, { at: now, bytes: held });
+    }
   }
 }

@@ -5,29 +5,43 @@ import { assertEquals } from "../_helpers/assert.ts";
 const chain: Record<string, string[]> = { server: ["n1"], n1: ["n2"], n2: ["n3"], n3: ["n4"], n4: [] };
 const childrenOf = (node: string) => chain[node] ?? [];
 const wait = (feeder: string, by: string, share = 0.9) => ({ feeder, blocked: { by, share } });
+/** Every node at `mb` megabytes. */
+const all = (mb: number) => new Map(["n1", "n2", "n3", "n4"].map((n) => [n, mb * 1e6]));
 
 Deno.test("slow nodes: every feeder above a slow node waits for its child; only the one that waits for no child is slow", () => {
   const slow = new SlowNodes();
-  // n3's sink is slow: n2 waits for n3, n1 for n2, the server for n1, and n3 for its sink
+  // the first second at 25 MB/s (rings filling), then the chain at 6 MB/s: n3's sink is slow
   const waits = [wait("server", "n1"), wait("n1", "n2"), wait("n2", "n3"), wait("n3", "sink")];
-  assertEquals(slow.look(0, waits, childrenOf), []);
-  assertEquals(slow.look(SLOW_HOLD_MS, waits, childrenOf), ["n3"]);
+  assertEquals(slow.look(0, [], all(0), childrenOf), []);
+  assertEquals(slow.look(1000, [], all(25), childrenOf), []);
+  assertEquals(slow.look(2000, waits, all(31), childrenOf), []);
+  assertEquals(slow.look(2000 + SLOW_HOLD_MS, waits, all(37), childrenOf), ["n3"]);
 });
 
 Deno.test("slow nodes: a node whose link is slow waits for nothing itself; its feeder waits for it", () => {
   const slow = new SlowNodes();
   const waits = [wait("server", "n1"), wait("n1", "n2")];
-  slow.look(0, waits, childrenOf);
-  assertEquals(slow.look(SLOW_HOLD_MS, waits, childrenOf), ["n2"]);
+  slow.look(0, [], all(0), childrenOf);
+  slow.look(1000, [], all(25), childrenOf);
+  slow.look(2000, waits, all(31), childrenOf);
+  assertEquals(slow.look(2000 + SLOW_HOLD_MS, waits, all(37), childrenOf), ["n2"]);
 });
 
-Deno.test("slow nodes: short or partial waits, or a wait broken before the hold, are not slowness", () => {
+Deno.test("slow nodes: a chain at the wire's speed, whose tail's feeder waits for the tail, has no slow node", () => {
   const slow = new SlowNodes();
-  assertEquals(slow.look(0, [wait("n1", "n2", 0.3)], childrenOf), []);
-  assertEquals(slow.look(SLOW_HOLD_MS, [wait("n1", "n2", 0.3)], childrenOf), []);
-  slow.look(2 * SLOW_HOLD_MS, [wait("n1", "n2")], childrenOf);
-  slow.look(2.5 * SLOW_HOLD_MS, [], childrenOf); // it caught up
-  assertEquals(slow.look(3 * SLOW_HOLD_MS, [wait("n1", "n2")], childrenOf), []);
+  const waits = [wait("server", "n1", 0.6), wait("n1", "n2", 0.6), wait("n2", "n3", 0.6), wait("n3", "n4")];
+  for (let t = 0; t <= 10; t++) assertEquals(slow.look(t * 1000, waits, all(25 * t), childrenOf), []);
+});
+
+Deno.test("slow nodes: partial waits, or a wait broken before the hold, are not slowness", () => {
+  const slow = new SlowNodes();
+  slow.look(0, [], all(0), childrenOf);
+  slow.look(1000, [], all(25), childrenOf);
+  assertEquals(slow.look(2000, [wait("n1", "n2", 0.3)], all(26), childrenOf), []);
+  assertEquals(slow.look(3000, [wait("n1", "n2", 0.3)], all(27), childrenOf), []);
+  slow.look(4000, [wait("n1", "n2")], all(28), childrenOf);
+  slow.look(4500, [], all(29), childrenOf); // it caught up
+  assertEquals(slow.look(5000, [wait("n1", "n2")], all(30), childrenOf), []);
   // a wait for a node that is not the feeder's child (moved meanwhile) says nothing
-  assertEquals(slow.look(9 * SLOW_HOLD_MS, [wait("n1", "n4")], childrenOf), []);
+  assertEquals(slow.look(9000, [wait("n1", "n4")], all(31), childrenOf), []);
 });
