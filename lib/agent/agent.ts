@@ -152,7 +152,8 @@ async function follow(options: AgentOptions, connected: Connected, inbox: Gather
     clearInterval(ping);
     options.signal.removeEventListener("abort", stopOnAbort);
     control.close();
-    for (const job of jobs.values()) if (job.kind === "run") job.stop();
+    // a command dies with its head's connection (as with ssh); everything dies with the agent
+    for (const job of jobs.values()) if (job.kind === "run" || options.signal.aborted) job.stop();
   }
 }
 

@@ -8,7 +8,7 @@
  *
  * A chain running at the wire's speed waits too, everywhere: its tail's feeder waits for the tail.
  * So the node must also be slow for this deployment: moving at less than {@link SLOW_FACTOR} of the
- * best rate any node reached. Seen so for {@link SLOW_HOLD_MS}, the server moves it off the chain
+ * best rate any node reached — but moving: one that does not is hung, for the stall detector. Seen so for {@link SLOW_HOLD_MS}, the server moves it off the chain
  * (repair_coordinator.ts) and feeds it on its own.
  *
  * @module
@@ -16,8 +16,12 @@
 
 import type { Blocked } from "../protocol/messages.ts";
 
-/** The share of the time a feeder must wait for one child to be held back by it. */
-export const SLOW_SHARE = 0.5;
+/**
+ * The share of the time a feeder must wait for one child to be held back by it: behind a node on a
+ * quarter of the others' speed its feeder waits 85–100 % of the time; in a chain at the wire's speed
+ * feeders wait for their children too, but less.
+ */
+export const SLOW_SHARE = 0.8;
 /** A node moving at less than this share of the best rate seen is slow (when its feeder waits for it). */
 export const SLOW_FACTOR = 0.5;
 /** How long a child must hold its feeder back to be slow. */
@@ -61,9 +65,12 @@ export class SlowNodes {
         waitsFor.set(feeder, blocked.by);
       }
     }
-    const holding = [...waitsFor.values()].filter((child) =>
-      !waitsFor.has(child) && (this.#rate.get(child) ?? Infinity) < SLOW_FACTOR * this.#best
-    );
+    // a node that does not move at all is hung, not slow: the stall detector repairs around it
+    const slowRate = (child: string) => {
+      const rate = this.#rate.get(child) ?? 0;
+      return rate > 0 && rate < SLOW_FACTOR * this.#best;
+    };
+    const holding = [...waitsFor.values()].filter((child) => !waitsFor.has(child) && slowRate(child));
     const slow: string[] = [];
     for (const child of holding) {
       const since = this.#since.get(child) ?? now;

@@ -24,8 +24,14 @@ function twoRacks(): Promise<Netlab> {
   });
 }
 
+/** A deployment's report, and each node's planned upstream (repairs and moves aside). */
+interface Deployed {
+  report: DeploymentReport;
+  plannedUpstream: Map<string, string>;
+}
+
 /** Nodes joining alternately from rack A and rack B; `labelled`: they say their rack. */
-async function deployAcross(lab: Netlab, serveArgs: string[], labelled: boolean): Promise<DeploymentReport> {
+async function deployAcross(lab: Netlab, serveArgs: string[], labelled: boolean): Promise<Deployed> {
   const [serverHost, ...nodeHosts] = lab.hosts;
   const order = [0, 4, 1, 5, 2, 6, 3, 7].map((i) => nodeHosts[i]);
   const server = new KadServer(inNamespace(variant, serverHost.namespace), [
@@ -48,7 +54,11 @@ async function deployAcross(lab: Netlab, serveArgs: string[], labelled: boolean)
   for (const r of await Promise.all(joins.map((j) => j.result()))) assertEquals(r.code, 0, r.stderr);
   const { code, report } = await server.result();
   assertEquals(code, 0);
-  return report!;
+  const planned = server.events.find((e) => e.event === "planned")!.nodes as {
+    name: string;
+    upstream: string;
+  }[];
+  return { report: report!, plannedUpstream: new Map(planned.map((n) => [n.name, n.upstream])) };
 }
 
 const rackOf = (host: NetlabHost) => host.switch === 0 ? "a" : "b";
@@ -64,12 +74,16 @@ Deno.test({
   ignore: !root,
   fn: async () => {
     await using lab = await twoRacks();
-    const report = await deployAcross(lab, [], true);
+    const { report, plannedUpstream: up } = await deployAcross(lab, [], true);
     const rack = racksByName(lab, report);
-    const heads = report.nodes.filter((n) => n.upstream === "server");
+    const heads = report.nodes.filter((n) => up.get(n.name) === "server");
     assertEquals(heads.map((n) => rack.get(n.name)), ["a", "b"], "one head per rack, in joining order");
-    for (const node of report.nodes.filter((n) => n.upstream !== "server")) {
-      assertEquals(rack.get(node.upstream), rack.get(node.name), `${node.name} is fed from its own rack`);
+    for (const node of report.nodes.filter((n) => up.get(n.name) !== "server")) {
+      assertEquals(
+        rack.get(up.get(node.name)!),
+        rack.get(node.name),
+        `${node.name} is fed from its own rack`,
+      );
     }
     assertEquals(report.nodes.every((n) => n.status === "ok"), true);
   },
@@ -82,21 +96,25 @@ Deno.test({
     await using dir = await tempDir();
     await using lab = await twoRacks();
     // without racks: joining order, so the chain crosses the trunk at every hop
-    const naive = await deployAcross(lab, [], false);
+    const { report: naive, plannedUpstream: naiveUp } = await deployAcross(lab, [], false);
     const rack = racksByName(lab, naive);
     const crossings = naive.nodes.filter((n) =>
-      n.upstream !== "server" && rack.get(n.upstream) !== rack.get(n.name)
+      naiveUp.get(n.name) !== "server" && rack.get(naiveUp.get(n.name)!) !== rack.get(n.name)
     );
     assertEquals(crossings.length, 7);
     // the nodes file gives every node its rack by name (the host names are the nodes' default names)
     const file = join(dir.path, "nodes");
     await Deno.writeTextFile(file, naive.nodes.map((n) => `${n.name} rack=${rack.get(n.name)}\n`).join(""));
-    const placed = await deployAcross(lab, ["--nodes-file", file], false);
-    const heads = placed.nodes.filter((n) => n.upstream === "server");
+    const { report: placed, plannedUpstream: placedUp } = await deployAcross(
+      lab,
+      ["--nodes-file", file],
+      false,
+    );
+    const heads = placed.nodes.filter((n) => placedUp.get(n.name) === "server");
     assertEquals(heads.length, 2);
     const again = racksByName(lab, placed);
-    for (const node of placed.nodes.filter((n) => n.upstream !== "server")) {
-      assertEquals(again.get(node.upstream), again.get(node.name));
+    for (const node of placed.nodes.filter((n) => placedUp.get(n.name) !== "server")) {
+      assertEquals(again.get(placedUp.get(node.name)!), again.get(node.name));
     }
   },
 });

@@ -45,3 +45,12 @@ Deno.test("slow nodes: partial waits, or a wait broken before the hold, are not 
   // a wait for a node that is not the feeder's child (moved meanwhile) says nothing
   assertEquals(slow.look(9000, [wait("n1", "n4")], all(31), childrenOf), []);
 });
+
+Deno.test("slow nodes: a node that stopped moving is hung, not slow: left to the stall detector", () => {
+  const slow = new SlowNodes();
+  const waits = [wait("server", "n1"), wait("n1", "n2")];
+  const at = (n2: number) => new Map([["n1", 40e6], ["n2", n2 * 1e6]]);
+  slow.look(0, [], new Map([["n1", 0], ["n2", 0]]), childrenOf);
+  slow.look(1000, [], new Map([["n1", 25e6], ["n2", 25e6]]), childrenOf);
+  for (let t = 2; t <= 6; t++) assertEquals(slow.look(t * 1000, waits, at(26), childrenOf), []);
+});
