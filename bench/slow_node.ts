@@ -8,7 +8,7 @@
  * faster than the wire). Prints the load.
  *
  * Usage (root): deno run -A bench/slow_node.ts [--nodes 8] [--size 300MB] [--rate 200mbit]
- *   [--slow 50mbit] [--server-rate 1gbit]
+ *   [--slow 50mbit] [--server-rate 1gbit] [--modes move,stay]
  */
 
 import { parseArgs } from "node:util";
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     rate: { type: "string", default: "200mbit" },
     slow: { type: "string", default: "50mbit" },
     "server-rate": { type: "string", default: "1gbit" },
+    modes: { type: "string", default: "move,stay" },
   },
 });
 const N = Number(values.nodes);
@@ -99,7 +100,7 @@ await using lab = await Netlab.create({
 });
 const baseline = await run(lab, false, "move");
 console.log(`${N - 1} nodes, no slow one       | the others' last: ${baseline.others.toFixed(2)} s`);
-for (const mode of ["move", "stay"] as const) {
+for (const mode of values.modes!.split(",") as ("move" | "stay")[]) {
   const r = await run(lab, true, mode);
   const ratio = (r.others / baseline.others).toFixed(2);
   console.log(

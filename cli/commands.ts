@@ -162,8 +162,8 @@ export const SERVE_FLAGS = {
   slowNodes: choiceFlag(
     "slow-nodes",
     ["move", "stay"] as const,
-    "move a node that holds the chain back off it; the server feeds it on its own (an image, --bench)",
-    "move",
+    "move: a node that holds the chain back leaves it, and the server feeds it on its own (an image, --bench)",
+    "stay",
   ),
   abortOnNodeFailure: switchFlag(
     "abort-on-node-failure",

@@ -280,7 +280,7 @@ export class Server {
     });
     const counter: ByteCounter = { bytes: 0 };
     const startedAt = performance.now();
-    const slow = this.#options.slowNodes !== "stay" && !this.#options.compression ? new SlowNodes() : null;
+    const slow = this.#options.slowNodes === "move" && !this.#options.compression ? new SlowNodes() : null;
     const progress = setInterval(() => {
       const seconds = (performance.now() - startedAt) / 1000;
       const sessions = [...this.#sessions.values()];

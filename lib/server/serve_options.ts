@@ -48,7 +48,9 @@ export interface ServeOptions extends RingGeometry {
   lateJoins?: boolean;
   /**
    * A node that holds the chain back (slow_nodes.ts) is moved off it and fed on its own by the
-   * server from its source read again (an image, a block device, --bench): "move" (default), or "stay".
+   * server from its source read again (an image, a block device, --bench): "move", or "stay" (default:
+   * on a machine whose nodes share its cores, or behind bursty ports, the detector can take the
+   * chain's own pace for one node's slowness; see slow_nodes.ts).
    */
   slowNodes?: "move" | "stay";
   /** Aborts the deployment (operator interrupt). */

@@ -8,7 +8,13 @@
  *
  * A chain running at the wire's speed waits too, everywhere: its tail's feeder waits for the tail.
  * So the node must also be slow for this deployment: moving at less than {@link SLOW_FACTOR} of the
- * best rate any node reached — but moving: one that does not is hung, for the stall detector. Seen so for {@link SLOW_HOLD_MS}, the server moves it off the chain
+ * best rate any node reached — but moving: one that does not is hung, for the stall detector.
+ *
+ * The weak point is that reference: the best rate is one some node reached, bursts included (rings
+ * filling at the start, a port's token bucket). Where nodes share a machine's cores, a chain's own
+ * pace is often under half of it, and a leaf its feeder waits for at that pace looks slow: a
+ * hung-node spec on a 2-core netlab ran 51 → 75 s with nodes moved for nothing. So moving is
+ * opt-in (`kad serve --slow-nodes move`). Seen so for {@link SLOW_HOLD_MS}, the server moves it off the chain
  * (repair_coordinator.ts) and feeds it on its own.
  *
  * @module

@@ -30,6 +30,8 @@ Deno.test({
       "150MB",
       "--clients",
       "8",
+      "--slow-nodes",
+      "move",
     ], { listenHost: "0.0.0.0" });
     const port = await server.port;
     const joins = [];
