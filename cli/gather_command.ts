@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ProtocolError } from "../lib/errors.ts";
 import { GatherInbox } from "../lib/gather/gather_inbox.ts";
 import { gatherKeyContext } from "../lib/gather/gather_link.ts";
 import { type GatherResult, runGatherRoot } from "../lib/gather/gather_root.ts";
@@ -82,7 +83,7 @@ export async function gatherCommand(flags: ParsedFlags, positionals: string[]): 
     client.close();
     interrupt.dispose();
   }
-  if (root === null) throw new UsageError("The head sent no plan", "gather");
+  if (root === null) throw new ProtocolError("The head ended the gather without a plan");
   const result: GatherResult = await root;
   inbox.close();
   const outcomes = new Map<string, string>();
