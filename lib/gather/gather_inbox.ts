@@ -129,12 +129,18 @@ export class GatherInbox {
   async #keyFor(job: string, node: string): Promise<Uint8Array> {
     if (!this.#jobs.has(job)) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#timeoutMs);
         const waiters = this.#jobWaiters.get(job) ?? [];
-        waiters.push(() => {
+        const wake = () => {
           clearTimeout(timer);
           resolve();
-        });
+        };
+        // a link for a job never expected here waits its limit, then is forgotten with its waiter
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(wake), 1);
+          if (waiters.length === 0) this.#jobWaiters.delete(job);
+          resolve();
+        }, this.#timeoutMs);
+        waiters.push(wake);
         this.#jobWaiters.set(job, waiters);
       });
     }
