@@ -8,6 +8,7 @@
  */
 
 import { join } from "node:path";
+import { writeAll } from "../net/frame_conn.ts";
 import { describeError, KadError } from "../errors.ts";
 import { ChildProcess } from "../process/child_process.ts";
 import type { GatherVerdict } from "../protocol/agent_messages.ts";
@@ -77,9 +78,7 @@ export class MergeProcess {
       this.#opening[index] = false
     );
     try {
-      return await fill(async (bytes) => {
-        for (let done = 0; done < bytes.length;) done += await pipe.write(bytes.subarray(done));
-      });
+      return await fill((bytes) => writeAll(pipe, bytes));
     } finally {
       pipe.close();
     }

@@ -9,6 +9,7 @@
  */
 
 import { join } from "node:path";
+import { writeAll } from "../net/frame_conn.ts";
 import { describeError } from "../errors.ts";
 import { ChildProcess } from "../process/child_process.ts";
 import type { GatherVerdict } from "../protocol/agent_messages.ts";
@@ -110,7 +111,7 @@ async function receiveCopy(
   const file = await Deno.open(partial, { write: true, create: true, truncate: true });
   try {
     const received = await receiveGatherStream(link, async (bytes) => {
-      for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+      await writeAll(file, bytes);
     });
     file.close();
     await Deno.rename(partial, target);

@@ -404,14 +404,17 @@ export class FanOut {
     this.#wakeProducer();
   }
 
-  /** The least offset a retaining ring must keep: what live and held child links may still need. */
-  get #retentionFloor(): number {
-    let floor = Infinity;
+  /**
+   * The output a retaining ring keeps bytes for longest: of the live and held child links, the one
+   * whose subtree needs the least offset (its `need` is the ring's floor); null when none.
+   */
+  #floorHolder(): OutputState | null {
+    let holder: OutputState | null = null;
     for (const state of this.#outputs) {
       if (state.output.view !== "frame" || (state.failed && !state.held) || state.history !== null) continue;
-      floor = Math.min(floor, state.need);
+      if (holder === null || state.need < holder.need) holder = state;
     }
-    return floor;
+    return holder;
   }
 
   /** Fails the output named `name` now (the server said it is gone) and unblocks its pending write. */
@@ -505,7 +508,8 @@ export class FanOut {
   #blocker(evict: number): string | null {
     if (this.#retain && evict > this.#oldest && !this.#closed) {
       const last = this.#slotOf(evict - 1);
-      if (last.offset + last.length > this.#retentionFloor) return this.#floorHolder();
+      const holder = this.#floorHolder();
+      if (holder !== null && last.offset + last.length > holder.need) return holder.output.name;
     }
     for (const state of this.#outputs) {
       if ((state.failed && !state.held) || state.history !== null) continue;
@@ -515,17 +519,6 @@ export class FanOut {
       }
     }
     return null;
-  }
-
-  /** The output whose subtree needs the oldest byte: the one the retention waits for. */
-  #floorHolder(): string {
-    let holder = "";
-    let floor = Infinity;
-    for (const state of this.#outputs) {
-      if (state.output.view !== "frame" || (state.failed && !state.held) || state.history !== null) continue;
-      if (state.need < floor) [floor, holder] = [state.need, state.output.name];
-    }
-    return holder;
   }
 
   /**
